@@ -22,5 +22,5 @@ pub use attribute::{
 pub use date::{DateError, DatePrecision, PartialDate};
 pub use identifier::{IdKind, Identifier, Validity, inn_is_valid, snils_check_number};
 pub use name::{NameOrder, PersonName, Script, parse_full_name};
-pub use record::{ModelError, RecordKey, RecordRef, SourceId, SourceRecord};
+pub use record::{ModelError, ProfileId, RecordKey, RecordRef, SourceId, SourceRecord};
 pub use sensitivity::{AttributeKind, Sensitivity};

@@ -85,6 +85,28 @@ pub struct SourceRecord {
     pub attributes: Vec<Attribute>,
 }
 
+/// The id of a profile: one person as Tessera resolved them. Opaque to callers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProfileId(String);
+
+impl ProfileId {
+    /// Wraps an id made by the resolver or read back from the store.
+    pub fn new(id: String) -> ProfileId {
+        ProfileId(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProfileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,125 @@
+//! Where Tessera keeps source records, their versions, import runs and profile assignments.
+//!
+//! [`Store`] is the narrow storage interface every caller uses; [`SqliteStore`] is the embedded
+//! implementation (bundled SQLite in WAL mode, one file in the data directory, schema migrations
+//! versioned by `PRAGMA user_version`). A PostgreSQL implementation plugs in behind the same trait
+//! and must pass the same suite in `tests/conformance.rs`.
+//!
+//! Records are immutable: writing a record whose key exists adds a new version when its content
+//! changed and does nothing when it did not, so re-importing a file changes nothing. The store does
+//! not parse files and does not decide which records are one person.
+
+mod prepared;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use tessera_model::{Attribute, IdKind, ProfileId, RecordRef, SourceId};
+
+pub use prepared::PreparedRecord;
+pub use sqlite::{DATABASE_FILE, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("schema migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("stored record {id} is unreadable: {reason}")]
+    Corrupt { id: i64, reason: String },
+    #[error("no import run {0}")]
+    NoSuchImport(i64),
+}
+
+/// The store's id of one version of one source record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId(pub i64);
+
+/// The id of one import run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ImportId(pub i64);
+
+/// What writing a batch did to each record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    /// Keys never seen before.
+    pub new: u64,
+    /// Known keys with different content: stored as a new version.
+    pub changed: u64,
+    /// Known keys with the same content: nothing written.
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for WriteCounts {
+    fn add_assign(&mut self, other: WriteCounts) {
+        self.new += other.new;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// How an import run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportStatus {
+    Done,
+    Failed(String),
+}
+
+/// The totals recorded when an import run ends.
+#[derive(Clone, Debug)]
+pub struct ImportEnd {
+    pub finished_at: DateTime<Utc>,
+    pub status: ImportStatus,
+    pub rows_read: u64,
+    pub counts: WriteCounts,
+    pub quarantined: u64,
+    pub quarantine_path: Option<String>,
+}
+
+/// One version of a source record as stored, with its profile if it has been resolved.
+#[derive(Clone, Debug)]
+pub struct StoredRecord {
+    pub id: RecordId,
+    pub reference: RecordRef,
+    pub observed_at: DateTime<Utc>,
+    pub attributes: Vec<Attribute>,
+    pub profile: Option<ProfileId>,
+}
+
+/// Sizes of what the store holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub records: u64,
+    pub versions: u64,
+    pub profiles: u64,
+    pub unresolved: u64,
+}
+
+/// The storage interface. Implementations are safe to share between threads.
+pub trait Store: Send + Sync {
+    /// Records the start of an import of `file` for `source`.
+    fn begin_import(&self, source: &SourceId, file: &str, started_at: DateTime<Utc>) -> Result<ImportId, StoreError>;
+
+    /// Writes a batch atomically: after a crash, either the whole batch is there or none of it.
+    fn write_records(&self, import: ImportId, records: &[PreparedRecord]) -> Result<WriteCounts, StoreError>;
+
+    fn finish_import(&self, import: ImportId, end: &ImportEnd) -> Result<(), StoreError>;
+
+    /// Visits the current version of every record, ordered by source and key.
+    fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError>;
+
+    /// Replaces all profile assignments with `assignments` in one transaction.
+    fn replace_profiles(&self, assignments: &[(RecordId, ProfileId)]) -> Result<(), StoreError>;
+
+    /// The current records of a profile; empty if there is no such profile.
+    fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// The current records holding an identifier (canonical value), valid or not.
+    fn records_with_identifier(&self, kind: IdKind, value: &str) -> Result<Vec<StoredRecord>, StoreError>;
+
+    /// Every stored version of one record, oldest first.
+    fn record_versions(&self, source: &SourceId, key: &str) -> Result<Vec<StoredRecord>, StoreError>;
+
+    fn counts(&self) -> Result<StoreCounts, StoreError>;
+}

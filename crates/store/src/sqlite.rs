@@ -1,0 +1,284 @@
+//! The embedded store: bundled SQLite in WAL mode, one database file in the data directory.
+//!
+//! One connection behind a mutex: SQLite has one writer at a time anyway, and the importer writes
+//! in large batches, one transaction each, with cached prepared statements.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite_migration::{M, Migrations};
+use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
+
+use crate::{
+    ImportEnd, ImportId, ImportStatus, PreparedRecord, RecordId, Store, StoreCounts, StoreError, StoredRecord,
+    WriteCounts,
+};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "tessera.sqlite3";
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("../migrations/sqlite/0001_init.sql"))])
+}
+
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let mut connection = Connection::open(&path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL in WAL mode: a committed batch survives a process crash; a power cut may lose
+        // the last transactions but never corrupts the database.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.pragma_update(None, "cache_size", -65536)?;
+        connection.pragma_update(None, "temp_store", "MEMORY")?;
+        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        migrations().to_latest(&mut connection)?;
+        Ok(SqliteStore { connection: Mutex::new(connection), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back), so a
+        // poisoned mutex is safe to keep using.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "r.id, r.source, r.record_key, r.version, r.observed_at, r.attributes, pm.profile_id";
+
+fn read_record(row: &Row<'_>) -> Result<StoredRecord, StoreError> {
+    let id: i64 = row.get(0)?;
+    let corrupt = |reason: String| StoreError::Corrupt { id, reason };
+    let source: String = row.get(1)?;
+    let key: String = row.get(2)?;
+    let version: i64 = row.get(3)?;
+    let observed_at: String = row.get(4)?;
+    let attributes: String = row.get(5)?;
+    let profile: Option<String> = row.get(6)?;
+    Ok(StoredRecord {
+        id: RecordId(id),
+        reference: RecordRef {
+            source: SourceId::new(&source).map_err(|e| corrupt(e.to_string()))?,
+            key: RecordKey::new(&key).map_err(|e| corrupt(e.to_string()))?,
+            version: u32::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+        },
+        observed_at: DateTime::parse_from_rfc3339(&observed_at)
+            .map_err(|e| corrupt(format!("observed_at: {e}")))?
+            .with_timezone(&Utc),
+        attributes: serde_json::from_str::<Vec<Attribute>>(&attributes)
+            .map_err(|e| corrupt(format!("attributes: {e}")))?,
+        profile: profile.map(ProfileId::new),
+    })
+}
+
+fn collect_records(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next()? {
+        records.push(read_record(row)?);
+    }
+    Ok(records)
+}
+
+impl Store for SqliteStore {
+    fn begin_import(&self, source: &SourceId, file: &str, started_at: DateTime<Utc>) -> Result<ImportId, StoreError> {
+        let connection = self.lock();
+        connection.execute(
+            "INSERT INTO import_run (source, file, started_at, status) VALUES (?1, ?2, ?3, 'running')",
+            params![source.as_str(), file, timestamp(started_at)],
+        )?;
+        Ok(ImportId(connection.last_insert_rowid()))
+    }
+
+    fn write_records(&self, import: ImportId, records: &[PreparedRecord]) -> Result<WriteCounts, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let mut counts = WriteCounts::default();
+        {
+            let mut head = transaction
+                .prepare_cached("SELECT record_id, version, content_hash FROM record_head WHERE source = ?1 AND record_key = ?2")?;
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO source_record (source, record_key, version, previous_id, is_current, observed_at, import_id, content_hash, attributes)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
+            )?;
+            let mut insert_head = transaction.prepare_cached(
+                "INSERT INTO record_head (source, record_key, record_id, version, content_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut update_head = transaction.prepare_cached(
+                "UPDATE record_head SET record_id = ?3, version = ?4, content_hash = ?5 WHERE source = ?1 AND record_key = ?2",
+            )?;
+            let mut retire = transaction.prepare_cached("UPDATE source_record SET is_current = 0 WHERE id = ?1")?;
+            let mut insert_identifier = transaction
+                .prepare_cached("INSERT INTO record_identifier (kind, value, record_id, valid) VALUES (?1, ?2, ?3, ?4)")?;
+            for record in records {
+                let (source, key) = (record.source.as_str(), record.key.as_str());
+                let existing: Option<(i64, i64, Vec<u8>)> =
+                    head.query_row(params![source, key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+                let (version, previous) = match existing {
+                    Some((_, _, hash)) if hash == record.content_hash => {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    Some((id, version, _)) => {
+                        retire.execute(params![id])?;
+                        counts.changed += 1;
+                        (version + 1, Some(id))
+                    }
+                    None => {
+                        counts.new += 1;
+                        (1, None)
+                    }
+                };
+                insert.execute(params![
+                    source,
+                    key,
+                    version,
+                    previous,
+                    timestamp(record.observed_at),
+                    import.0,
+                    &record.content_hash[..],
+                    record.attributes_json,
+                ])?;
+                let id = transaction.last_insert_rowid();
+                if previous.is_some() {
+                    update_head.execute(params![source, key, id, version, &record.content_hash[..]])?;
+                } else {
+                    insert_head.execute(params![source, key, id, version, &record.content_hash[..]])?;
+                }
+                for (kind, value, valid) in &record.identifiers {
+                    insert_identifier.execute(params![kind.name(), value, id, valid])?;
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(counts)
+    }
+
+    fn finish_import(&self, import: ImportId, end: &ImportEnd) -> Result<(), StoreError> {
+        let (status, detail) = match &end.status {
+            ImportStatus::Done => ("done", None),
+            ImportStatus::Failed(reason) => ("failed", Some(reason.as_str())),
+        };
+        let updated = self.lock().execute(
+            "UPDATE import_run SET finished_at = ?2, status = ?3, status_detail = ?4, rows_read = ?5, new_records = ?6,
+             changed_records = ?7, unchanged = ?8, quarantined = ?9, quarantine_path = ?10 WHERE id = ?1",
+            params![
+                import.0,
+                timestamp(end.finished_at),
+                status,
+                detail,
+                end.rows_read as i64,
+                end.counts.new as i64,
+                end.counts.changed as i64,
+                end.counts.unchanged as i64,
+                end.quarantined as i64,
+                end.quarantine_path,
+            ],
+        )?;
+        if updated == 0 { Err(StoreError::NoSuchImport(import.0)) } else { Ok(()) }
+    }
+
+    fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError> {
+        let connection = self.lock();
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM record_head h JOIN source_record r ON r.id = h.record_id
+             LEFT JOIN profile_member pm ON pm.record_id = r.id ORDER BY h.source, h.record_key"
+        );
+        let mut statement = connection.prepare(&sql)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            visit(read_record(row)?);
+        }
+        Ok(())
+    }
+
+    fn replace_profiles(&self, assignments: &[(RecordId, ProfileId)]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute("DELETE FROM profile_member", [])?;
+        {
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO profile_member (record_id, profile_id) VALUES (?1, ?2)")?;
+            for (record, profile) in assignments {
+                insert.execute(params![record.0, profile.as_str()])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM profile_member pm JOIN source_record r ON r.id = pm.record_id
+             WHERE pm.profile_id = ?1 AND r.is_current = 1 ORDER BY r.source, r.record_key"
+        );
+        collect_records(&self.lock(), &sql, params![profile.as_str()])
+    }
+
+    fn records_with_identifier(&self, kind: IdKind, value: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        let sql = format!(
+            "SELECT DISTINCT {RECORD_COLUMNS} FROM record_identifier i JOIN source_record r ON r.id = i.record_id
+             LEFT JOIN profile_member pm ON pm.record_id = r.id
+             WHERE i.kind = ?1 AND i.value = ?2 AND r.is_current = 1 ORDER BY r.source, r.record_key"
+        );
+        collect_records(&self.lock(), &sql, params![kind.name(), value])
+    }
+
+    fn record_versions(&self, source: &SourceId, key: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
+             WHERE r.source = ?1 AND r.record_key = ?2 ORDER BY r.version"
+        );
+        collect_records(&self.lock(), &sql, params![source.as_str(), key])
+    }
+
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let connection = self.lock();
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            let n: i64 = connection.query_row(sql, [], |r| r.get(0))?;
+            Ok(n as u64)
+        };
+        Ok(StoreCounts {
+            records: count("SELECT count(*) FROM record_head")?,
+            versions: count("SELECT count(*) FROM source_record")?,
+            profiles: count("SELECT count(DISTINCT profile_id) FROM profile_member")?,
+            unresolved: count(
+                "SELECT count(*) FROM record_head h LEFT JOIN profile_member pm ON pm.record_id = h.record_id WHERE pm.record_id IS NULL",
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+}

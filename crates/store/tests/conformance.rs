@@ -1,0 +1,111 @@
+//! The storage suite every `Store` implementation must pass. SQLite always runs; a backend added
+//! later (PostgreSQL) registers its own constructor in `backends()`.
+
+use chrono::{TimeZone, Utc};
+use tessera_model::{
+    Attribute, IdKind, Identifier, ProfileId, RecordKey, SourceId, SourceRecord, parse_full_name,
+};
+use tessera_store::{ImportEnd, ImportStatus, PreparedRecord, RecordId, SqliteStore, Store, WriteCounts};
+
+fn record(key: &str, name: &str, snils: &str) -> PreparedRecord {
+    PreparedRecord::new(&SourceRecord {
+        source: SourceId::new("tax").unwrap(),
+        key: RecordKey::new(key).unwrap(),
+        observed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        attributes: vec![
+            Attribute::Name(parse_full_name(name, Default::default())),
+            Attribute::Identifier(Identifier::parse(IdKind::Snils, snils)),
+        ],
+    })
+}
+
+fn backends() -> Vec<(&'static str, tempfile::TempDir, Box<dyn Store>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    vec![("sqlite", dir, Box::new(store))]
+}
+
+fn counts(new: u64, changed: u64, unchanged: u64) -> WriteCounts {
+    WriteCounts { new, changed, unchanged }
+}
+
+#[test]
+fn writing_is_idempotent_and_versions_changes() {
+    for (backend, _dir, store) in backends() {
+        let source = SourceId::new("tax").unwrap();
+        let import = store.begin_import(&source, "tax.csv", Utc::now()).unwrap();
+        let first = [record("1", "Иванов Иван", "112-233-445 95"), record("2", "Петров Пётр", "001-001-999 65")];
+        assert_eq!(store.write_records(import, &first).unwrap(), counts(2, 0, 0), "{backend}");
+        assert_eq!(store.write_records(import, &first).unwrap(), counts(0, 0, 2), "{backend}");
+
+        let changed = [record("1", "Иванов Иван Иванович", "112-233-445 95")];
+        assert_eq!(store.write_records(import, &changed).unwrap(), counts(0, 1, 0), "{backend}");
+        let versions = store.record_versions(&source, "1").unwrap();
+        assert_eq!(versions.iter().map(|r| r.reference.version).collect::<Vec<_>>(), [1, 2], "{backend}");
+
+        let mut current = Vec::new();
+        store.scan_current(&mut |r| current.push(r)).unwrap();
+        assert_eq!(current.len(), 2, "{backend}");
+        assert_eq!(current[0].reference.version, 2, "{backend}");
+        match &current[0].attributes[0] {
+            Attribute::Name(name) => assert_eq!(name.patronymic.as_deref(), Some("Иванович")),
+            other => panic!("{backend}: expected a name, got {other:?}"),
+        }
+
+        let counts_now = store.counts().unwrap();
+        assert_eq!((counts_now.records, counts_now.versions, counts_now.unresolved), (2, 3, 2), "{backend}");
+
+        let end = ImportEnd {
+            finished_at: Utc::now(),
+            status: ImportStatus::Done,
+            rows_read: 5,
+            counts: counts(2, 1, 2),
+            quarantined: 0,
+            quarantine_path: None,
+        };
+        store.finish_import(import, &end).unwrap();
+        assert!(store.finish_import(tessera_store::ImportId(9999), &end).is_err(), "{backend}");
+    }
+}
+
+#[test]
+fn identifiers_and_profiles_are_found() {
+    for (backend, _dir, store) in backends() {
+        let source = SourceId::new("tax").unwrap();
+        let import = store.begin_import(&source, "tax.csv", Utc::now()).unwrap();
+        store
+            .write_records(import, &[record("1", "Иванов Иван", "112-233-445 95"), record("2", "Иванов И.", "11223344595")])
+            .unwrap();
+        let found = store.records_with_identifier(IdKind::Snils, "11223344595").unwrap();
+        assert_eq!(found.len(), 2, "{backend}");
+        assert!(found.iter().all(|r| r.profile.is_none()), "{backend}");
+
+        let profile = ProfileId::new("p-1".into());
+        let assignments: Vec<(RecordId, ProfileId)> = found.iter().map(|r| (r.id, profile.clone())).collect();
+        store.replace_profiles(&assignments).unwrap();
+        assert_eq!(store.profile_records(&profile).unwrap().len(), 2, "{backend}");
+        assert_eq!(store.counts().unwrap().profiles, 1, "{backend}");
+
+        // A changed record is a new version that has not been resolved yet.
+        store.write_records(import, &[record("2", "Иванов И.", "001-001-999 65")]).unwrap();
+        assert_eq!(store.profile_records(&profile).unwrap().len(), 1, "{backend}");
+        assert_eq!(store.records_with_identifier(IdKind::Snils, "11223344595").unwrap().len(), 1, "{backend}");
+        assert_eq!(store.counts().unwrap().unresolved, 1, "{backend}");
+
+        store.replace_profiles(&[]).unwrap();
+        assert!(store.profile_records(&profile).unwrap().is_empty(), "{backend}");
+    }
+}
+
+#[test]
+fn sqlite_data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let import = store.begin_import(&SourceId::new("tax").unwrap(), "f", Utc::now()).unwrap();
+        store.write_records(import, &[record("1", "Иванов Иван", "112-233-445 95")]).unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.counts().unwrap().records, 1);
+    assert!(dir.path().join(tessera_store::DATABASE_FILE).exists());
+}
