@@ -1,0 +1,120 @@
+//! `tessera demo`: the whole job on a synthetic city, end to end, with a score.
+//!
+//! Generates the city's agency exports and their mappings, imports each through the same path as
+//! `tessera import`, resolves, and scores the profiles against the generator's truth. The data
+//! directory is the demo's own: it refuses one holding a store it did not make, and replaces the
+//! one it made last time.
+
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use tessera_model::{Attribute, IdKind};
+use tessera_store::{DATABASE_FILE, SqliteStore, Store};
+use tessera_synth::{CityConfig, generate};
+
+use crate::{count, evaluation, import, input_error, resolution};
+
+/// Marks a data directory as made by the demo, so a later demo may replace it.
+const DEMO_MARKER: &str = "demo-city.txt";
+
+fn prepare_data_dir(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<()> {
+    let marker = data_dir.join(DEMO_MARKER);
+    if data_dir.join(DATABASE_FILE).exists() {
+        if !marker.exists() {
+            return Err(input_error(format!(
+                "{} holds a store that `tessera demo` did not make; give the demo another --data-dir",
+                data_dir.display()
+            )));
+        }
+        for name in [DATABASE_FILE, "tessera.sqlite3-wal", "tessera.sqlite3-shm"] {
+            let path = data_dir.join(name);
+            if path.exists() {
+                fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+            }
+        }
+        for dir in ["quarantine", "demo-input"] {
+            let path = data_dir.join(dir);
+            if path.exists() {
+                fs::remove_dir_all(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+            }
+        }
+    }
+    fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
+    fs::write(&marker, format!("made by `tessera demo --persons {persons} --seed {seed}`; the demo replaces this directory\n"))
+        .with_context(|| format!("failed to write {}", marker.display()))?;
+    Ok(())
+}
+
+pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    prepare_data_dir(data_dir, persons, seed)?;
+    let input_dir = data_dir.join("demo-input");
+    let city = generate(&CityConfig { persons, seed }, &input_dir).context("failed to generate the city")?;
+    let generated_records: usize = city.sources.iter().map(|s| s.records).sum();
+    println!(
+        "generated a city of {} persons: {} records in {} agency exports under {} [{:.1}s]",
+        count(city.persons as u64),
+        count(generated_records as u64),
+        city.sources.len(),
+        input_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+    let import_started = Instant::now();
+    for source in &city.sources {
+        let mapping = import::load_mapping(&source.mapping_path)?;
+        let report = import::import_file(&store, data_dir, &mapping, &source.data_path, true)?;
+        report.print();
+        if let Some(failure) = report.failure {
+            return Err(anyhow::Error::new(failure).context("the demo's own file could not be imported"));
+        }
+    }
+    println!("imported in {:.1}s", import_started.elapsed().as_secs_f64());
+
+    let resolved = resolution::resolve_store(&store)?;
+    println!(
+        "resolved {} records into {} profiles ({} joins refused by cannot-links) [{:.1}s]",
+        count(resolved.records),
+        count(resolved.profiles),
+        count(resolved.refused_joins),
+        resolved.elapsed.as_secs_f64()
+    );
+
+    let report = evaluation::against_truth(&store, &city.truth_path)?;
+    println!("\nhow well the profiles match the generator's truth ({}):", city.truth_path.display());
+    print!("{}", report.render());
+    println!("\ndone in {:.1}s. Look a person up:", started.elapsed().as_secs_f64());
+    if let Some(example) = example_lookup(&store)? {
+        println!("  tessera --data-dir {} profile {example}", data_dir.display());
+    }
+    println!("  tessera --data-dir {} links --out links.csv", data_dir.display());
+    Ok(())
+}
+
+/// A SNILS that is on a profile with records from several sources, to show off a lookup.
+fn example_lookup(store: &dyn Store) -> anyhow::Result<Option<String>> {
+    let mut best: Option<(usize, String)> = None;
+    let mut seen = 0;
+    store.scan_current(&mut |record| {
+        if seen > 5_000 || record.profile.is_none() {
+            return;
+        }
+        seen += 1;
+        for attribute in &record.attributes {
+            if let Attribute::Identifier(id) = attribute
+                && id.kind == IdKind::Snils
+                && id.validity.is_valid()
+            {
+                let candidate = format!("\"snils:{}\"", id.display_value());
+                let score = record.attributes.len();
+                if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                    best = Some((score, candidate));
+                }
+            }
+        }
+    })?;
+    Ok(best.map(|(_, lookup)| lookup))
+}
