@@ -10,13 +10,13 @@ use chrono::format::{Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use tessera_model::{
     Address, Attribute, BiometricRef, CountryCode, CriminalRecordNote, Education, Employment,
-    HealthNote, IdKind, Identifier, Income, PartialDate, PersonName, Pet, RecordKey,
-    Relation, RelationRole, Sex, SourceRecord, Special, parse_full_name,
+    HealthNote, IdKind, Identifier, Income, PartialDate, PersonName, Pet, RecordKey, Relation,
+    RelationRole, Sex, SourceRecord, Special, parse_full_name,
 };
 
 use crate::mapping::{
-    DateFormat, EducationPart, EmploymentPart, Field, IncomePart, Input, Mapping, NamePart, Normaliser,
-    PetPart, RelationPart, Target,
+    DateFormat, EducationPart, EmploymentPart, Field, IncomePart, Input, Mapping, NamePart,
+    Normaliser, PetPart, RelationPart, Target,
 };
 
 /// One thing wrong with one field of a row.
@@ -112,7 +112,9 @@ impl Converter<'_> {
                     key_parts.push(value.into_owned());
                     Ok(())
                 }
-                Target::ObservedAt => parse_timestamp(&value, &field.formats).map(|t| observed_at = Some(t)),
+                Target::ObservedAt => {
+                    parse_timestamp(&value, &field.formats).map(|t| observed_at = Some(t))
+                }
                 Target::Name(NamePart::Full) => {
                     full_names.push(parse_full_name(&value, field.order));
                     Ok(())
@@ -120,21 +122,29 @@ impl Converter<'_> {
                 Target::Name(NamePart::Surname) => set_once(&mut parts.surname, value),
                 Target::Name(NamePart::Given) => set_once(&mut parts.given, value),
                 Target::Name(NamePart::Patronymic) => set_once(&mut parts.patronymic, value),
-                Target::BirthDate => parse_date(&value, &field.formats).map(|d| attributes.push(Attribute::BirthDate(d))),
+                Target::BirthDate => parse_date(&value, &field.formats)
+                    .map(|d| attributes.push(Attribute::BirthDate(d))),
                 Target::Sex => parse_sex(&value).map(|s| attributes.push(Attribute::Sex(s))),
                 Target::Citizenship => CountryCode::parse(&value)
                     .map(|c| attributes.push(Attribute::Citizenship(c)))
-                    .ok_or_else(|| format!("{value:?} is not an ISO 3166 alpha-3 code; map it with `codes`")),
+                    .ok_or_else(|| {
+                        format!("{value:?} is not an ISO 3166 alpha-3 code; map it with `codes`")
+                    }),
                 Target::Identifier(kind) => {
                     let id = match (&field.id_type, kind) {
-                        (Some(id_type), IdKind::Other) => Identifier::parse(*kind, &format!("{id_type}:{value}")),
+                        (Some(id_type), IdKind::Other) => {
+                            Identifier::parse(*kind, &format!("{id_type}:{value}"))
+                        }
                         _ => Identifier::parse(*kind, &value),
                     };
                     attributes.push(Attribute::Identifier(id));
                     Ok(())
                 }
                 Target::Address(kind) => {
-                    attributes.push(Attribute::Address(Address { kind: *kind, text: value.into_owned() }));
+                    attributes.push(Attribute::Address(Address {
+                        kind: *kind,
+                        text: value.into_owned(),
+                    }));
                     Ok(())
                 }
                 Target::Employment(part) => match part {
@@ -144,14 +154,22 @@ impl Converter<'_> {
                     }
                     EmploymentPart::EmployerName => set_once(&mut employment.employer_name, value),
                     EmploymentPart::Position => set_once(&mut employment.position, value),
-                    EmploymentPart::From => parse_date(&value, &field.formats).map(|d| employment.from = Some(d)),
-                    EmploymentPart::To => parse_date(&value, &field.formats).map(|d| employment.to = Some(d)),
+                    EmploymentPart::From => {
+                        parse_date(&value, &field.formats).map(|d| employment.from = Some(d))
+                    }
+                    EmploymentPart::To => {
+                        parse_date(&value, &field.formats).map(|d| employment.to = Some(d))
+                    }
                 },
                 Target::Education(part) => match part {
                     EducationPart::Institution => set_once(&mut education.institution, value),
                     EducationPart::Level => set_once(&mut education.level, value),
-                    EducationPart::From => parse_date(&value, &field.formats).map(|d| education.from = Some(d)),
-                    EducationPart::To => parse_date(&value, &field.formats).map(|d| education.to = Some(d)),
+                    EducationPart::From => {
+                        parse_date(&value, &field.formats).map(|d| education.from = Some(d))
+                    }
+                    EducationPart::To => {
+                        parse_date(&value, &field.formats).map(|d| education.to = Some(d))
+                    }
                 },
                 Target::Relation(role, part) => {
                     let slot = match relations.iter().position(|(r, _)| r == role) {
@@ -162,13 +180,19 @@ impl Converter<'_> {
                         }
                     };
                     match part {
-                        RelationPart::Name => slot.name = Some(parse_full_name(&value, field.order)),
-                        RelationPart::Phone => slot.phone = Some(Identifier::parse(IdKind::Phone, &value)),
+                        RelationPart::Name => {
+                            slot.name = Some(parse_full_name(&value, field.order))
+                        }
+                        RelationPart::Phone => {
+                            slot.phone = Some(Identifier::parse(IdKind::Phone, &value))
+                        }
                     }
                     Ok(())
                 }
                 Target::Income(part) => match part {
-                    IncomePart::Amount => parse_money(&value).map(|a| income.amount_minor = Some(a)),
+                    IncomePart::Amount => {
+                        parse_money(&value).map(|a| income.amount_minor = Some(a))
+                    }
                     IncomePart::Currency => set_once(&mut income.currency, value),
                     IncomePart::Period => set_once(&mut income.period, value),
                 },
@@ -178,11 +202,15 @@ impl Converter<'_> {
                     PetPart::Chip => set_once(&mut pet.chip, value),
                 },
                 Target::Health => {
-                    attributes.push(Attribute::Health(Special::new(HealthNote(value.into_owned()))));
+                    attributes.push(Attribute::Health(Special::new(HealthNote(
+                        value.into_owned(),
+                    ))));
                     Ok(())
                 }
                 Target::Biometric => {
-                    attributes.push(Attribute::Biometric(Special::new(BiometricRef(value.into_owned()))));
+                    attributes.push(Attribute::Biometric(Special::new(BiometricRef(
+                        value.into_owned(),
+                    ))));
                     Ok(())
                 }
                 Target::CriminalRecord => {
@@ -217,7 +245,12 @@ impl Converter<'_> {
             );
             names.push(Attribute::Name(name));
         }
-        names.extend(full_names.into_iter().filter(|n| !n.is_empty()).map(Attribute::Name));
+        names.extend(
+            full_names
+                .into_iter()
+                .filter(|n| !n.is_empty())
+                .map(Attribute::Name),
+        );
         attributes.splice(0..0, names);
         if employment != Employment::default() {
             attributes.push(Attribute::Employment(employment));
@@ -226,11 +259,19 @@ impl Converter<'_> {
             attributes.push(Attribute::Education(education));
         }
         for (role, relation) in relations {
-            attributes.push(Attribute::Relation(Relation { role, name: relation.name, contact: relation.phone }));
+            attributes.push(Attribute::Relation(Relation {
+                role,
+                name: relation.name,
+                contact: relation.phone,
+            }));
         }
         if let Some(amount_minor) = income.amount_minor {
             let currency = income.currency.unwrap_or_else(|| "RUB".into());
-            attributes.push(Attribute::Income(Income { amount_minor, currency, period: income.period }));
+            attributes.push(Attribute::Income(Income {
+                amount_minor,
+                currency,
+                period: income.period,
+            }));
         }
         if pet != Pet::default() {
             attributes.push(Attribute::Pet(pet));
@@ -244,7 +285,11 @@ impl Converter<'_> {
     }
 
     /// Trims, applies null values, normalisers and codes. `Ok(None)` means empty.
-    fn clean<'v>(&self, field: &Field, raw: Option<&'v str>) -> Result<Option<Cow<'v, str>>, String> {
+    fn clean<'v>(
+        &self,
+        field: &Field,
+        raw: Option<&'v str>,
+    ) -> Result<Option<Cow<'v, str>>, String> {
         let Some(raw) = raw else { return Ok(None) };
         let trimmed = raw.trim();
         if self.mapping.null_values.iter().any(|null| null == trimmed) {
@@ -253,22 +298,31 @@ impl Converter<'_> {
         let mut value = Cow::Borrowed(trimmed);
         for normaliser in &field.normalise {
             value = match normaliser {
-                Normaliser::CollapseSpaces => Cow::Owned(value.split_whitespace().collect::<Vec<_>>().join(" ")),
+                Normaliser::CollapseSpaces => {
+                    Cow::Owned(value.split_whitespace().collect::<Vec<_>>().join(" "))
+                }
                 Normaliser::Upper => Cow::Owned(value.to_uppercase()),
                 Normaliser::Lower => Cow::Owned(value.to_lowercase()),
-                Normaliser::DigitsOnly => Cow::Owned(value.chars().filter(char::is_ascii_digit).collect()),
+                Normaliser::DigitsOnly => {
+                    Cow::Owned(value.chars().filter(char::is_ascii_digit).collect())
+                }
             };
         }
         if value.is_empty() {
             return Ok(None);
         }
-        let Some(codes) = &field.codes else { return Ok(Some(value)) };
+        let Some(codes) = &field.codes else {
+            return Ok(Some(value));
+        };
         match codes.get(value.as_ref()).or(field.codes_default.as_ref()) {
             Some(mapped) => Ok(Some(Cow::Owned(mapped.clone()))),
             None => {
                 let mut known: Vec<&str> = codes.keys().map(String::as_str).collect();
                 known.sort_unstable();
-                Err(format!("unknown code {value:?}; known codes: {}", known.join(", ")))
+                Err(format!(
+                    "unknown code {value:?}; known codes: {}",
+                    known.join(", ")
+                ))
             }
         }
     }
@@ -283,7 +337,9 @@ fn parse_sex(value: &str) -> Result<Sex, String> {
     match value.to_lowercase().as_str() {
         "male" | "m" => Ok(Sex::Male),
         "female" | "f" => Ok(Sex::Female),
-        _ => Err(format!("unknown sex {value:?}; map the source's codes with `codes`")),
+        _ => Err(format!(
+            "unknown sex {value:?}; map the source's codes with `codes`"
+        )),
     }
 }
 
@@ -305,7 +361,9 @@ pub(crate) fn parse_date(text: &str, formats: &[DateFormat]) -> Result<PartialDa
         return date.map_err(|e| format!("{text:?}: {e}"));
     }
     let patterns: Vec<&str> = formats.iter().map(|f| f.pattern.as_str()).collect();
-    Err(format!("{text:?} matches none of the date formats {patterns:?}"))
+    Err(format!(
+        "{text:?} matches none of the date formats {patterns:?}"
+    ))
 }
 
 fn parse_timestamp(text: &str, formats: &[DateFormat]) -> Result<DateTime<Utc>, String> {
@@ -326,7 +384,11 @@ fn parse_timestamp(text: &str, formats: &[DateFormat]) -> Result<DateTime<Utc>, 
 
 /// Parses `12345.67`, `12 345,67` or `-5` into minor units (two decimals).
 fn parse_money(text: &str) -> Result<i64, String> {
-    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().replace(',', ".");
+    let cleaned: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .replace(',', ".");
     let bad = || format!("{text:?} is not an amount like 12345.67");
     let (whole, fraction) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
     if fraction.len() > 2 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
@@ -335,7 +397,10 @@ fn parse_money(text: &str) -> Result<i64, String> {
     let whole: i64 = whole.parse().map_err(|_| bad())?;
     let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| bad())?;
     let sign = if cleaned.starts_with('-') { -1 } else { 1 };
-    whole.checked_mul(100).and_then(|w| w.checked_add(sign * fraction)).ok_or_else(bad)
+    whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(sign * fraction))
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -343,17 +408,32 @@ mod tests {
     use super::*;
 
     fn formats(patterns: &[&str]) -> Vec<DateFormat> {
-        patterns.iter().map(|p| DateFormat { pattern: p.to_string() }).collect()
+        patterns
+            .iter()
+            .map(|p| DateFormat {
+                pattern: p.to_string(),
+            })
+            .collect()
     }
 
     #[test]
     fn dates_keep_precision_and_refuse_impossible_days() {
         let f = formats(&["%d.%m.%Y", "%m.%Y", "%Y"]);
-        assert_eq!(parse_date("28.02.1990", &f).unwrap().to_string(), "1990-02-28");
+        assert_eq!(
+            parse_date("28.02.1990", &f).unwrap().to_string(),
+            "1990-02-28"
+        );
         assert_eq!(parse_date("02.1990", &f).unwrap().to_string(), "1990-02");
         assert_eq!(parse_date("1990", &f).unwrap().to_string(), "1990");
-        assert_eq!(parse_date("31.02.1990", &f).unwrap_err(), "\"31.02.1990\": no such date: 1990-02-31");
-        assert!(parse_date("1990-02-28", &f).unwrap_err().contains("matches none of the date formats"));
+        assert_eq!(
+            parse_date("31.02.1990", &f).unwrap_err(),
+            "\"31.02.1990\": no such date: 1990-02-31"
+        );
+        assert!(
+            parse_date("1990-02-28", &f)
+                .unwrap_err()
+                .contains("matches none of the date formats")
+        );
     }
 
     #[test]

@@ -12,11 +12,11 @@ use std::ops::ControlFlow;
 
 use csv_core::{ReadRecordResult, ReaderBuilder};
 
+use crate::IngestError;
 use crate::convert::Converter;
 use crate::lines::{LineInfo, LineReader};
 use crate::mapping::Input as FieldInput;
 use crate::read::{Input, ReadSummary, Rejection, Row};
-use crate::IngestError;
 
 /// A quoted field may hold line breaks, but no real field holds this many.
 const MAX_LINES_PER_ROW: usize = 64;
@@ -70,7 +70,9 @@ impl FieldSplitter {
                 }
                 // The input ends with a line break, so a record always completes; InputEmpty
                 // can only come from an unterminated quote, which the caller ruled out.
-                ReadRecordResult::Record | ReadRecordResult::InputEmpty | ReadRecordResult::End => break,
+                ReadRecordResult::Record | ReadRecordResult::InputEmpty | ReadRecordResult::End => {
+                    break;
+                }
             }
         }
         self.count = end_pos;
@@ -106,7 +108,10 @@ impl<R: BufRead> Lines<R> {
             return Ok(Some(line));
         }
         let mut bytes = Vec::new();
-        Ok(self.reader.next_line(&mut bytes)?.map(|info| HeldLine { info, bytes }))
+        Ok(self
+            .reader
+            .next_line(&mut bytes)?
+            .map(|info| HeldLine { info, bytes }))
     }
 }
 
@@ -116,29 +121,50 @@ fn quote_count(bytes: &[u8]) -> usize {
 
 /// A logical row: its first line and the bytes of all its lines joined by `\n`.
 enum Logical {
-    Row { first: LineInfo, bytes: Vec<u8>, continuation: Vec<HeldLine> },
-    TooLong { first: LineInfo, prefix: Vec<u8>, total: u64 },
-    BrokenQuote { first: HeldLine },
+    Row {
+        first: LineInfo,
+        bytes: Vec<u8>,
+        continuation: Vec<HeldLine>,
+    },
+    TooLong {
+        first: LineInfo,
+        prefix: Vec<u8>,
+        total: u64,
+    },
+    BrokenQuote {
+        first: HeldLine,
+    },
 }
 
 fn next_logical<R: BufRead>(lines: &mut Lines<R>) -> std::io::Result<Option<Logical>> {
     let first = loop {
         match lines.next()? {
             None => return Ok(None),
-            Some(line) if line.bytes.iter().all(u8::is_ascii_whitespace) && line.info.cut_at_total.is_none() => {
+            Some(line)
+                if line.bytes.iter().all(u8::is_ascii_whitespace)
+                    && line.info.cut_at_total.is_none() =>
+            {
                 continue;
             }
             Some(line) => break line,
         }
     };
     if let Some(total) = first.info.cut_at_total {
-        return Ok(Some(Logical::TooLong { first: first.info, prefix: first.bytes, total }));
+        return Ok(Some(Logical::TooLong {
+            first: first.info,
+            prefix: first.bytes,
+            total,
+        }));
     }
     let mut bytes = first.bytes.clone();
     let mut continuation: Vec<HeldLine> = Vec::new();
     let mut quotes = quote_count(&bytes);
     while quotes % 2 == 1 {
-        let next = if continuation.len() < MAX_LINES_PER_ROW { lines.next()? } else { None };
+        let next = if continuation.len() < MAX_LINES_PER_ROW {
+            lines.next()?
+        } else {
+            None
+        };
         match next {
             Some(line) if line.info.cut_at_total.is_none() => {
                 bytes.push(b'\n');
@@ -156,7 +182,11 @@ fn next_logical<R: BufRead>(lines: &mut Lines<R>) -> std::io::Result<Option<Logi
             }
         }
     }
-    Ok(Some(Logical::Row { first: first.info, bytes, continuation }))
+    Ok(Some(Logical::Row {
+        first: first.info,
+        bytes,
+        continuation,
+    }))
 }
 
 pub(crate) fn read(
@@ -166,11 +196,19 @@ pub(crate) fn read(
     on_row: &mut dyn FnMut(Row) -> ControlFlow<()>,
 ) -> Result<(), IngestError> {
     let path = input.path;
-    let io_error = |source| IngestError::Io { path: path.to_path_buf(), source };
+    let io_error = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let encoding = input.encoding;
     let max_row_bytes = input.options.max_row_bytes;
     let mut lines = Lines {
-        reader: LineReader::new(input.reader, input.start_offset, max_row_bytes, input.options.bytes_read.clone()),
+        reader: LineReader::new(
+            input.reader,
+            input.start_offset,
+            max_row_bytes,
+            input.options.bytes_read.clone(),
+        ),
         pushed_back: VecDeque::new(),
     };
     let mapping = converter.mapping;
@@ -180,20 +218,29 @@ pub(crate) fn read(
     let header: Vec<String> = if mapping.header {
         match next_logical(&mut lines).map_err(io_error)? {
             Some(Logical::Row { bytes, .. }) => {
-                let text = encoding.decode(&bytes).map_err(|reason| IngestError::Format {
-                    path: path.to_path_buf(),
-                    reason: format!("header row: {reason}"),
-                })?;
+                let text = encoding
+                    .decode(&bytes)
+                    .map_err(|reason| IngestError::Format {
+                        path: path.to_path_buf(),
+                        reason: format!("header row: {reason}"),
+                    })?;
                 splitter.split(&text);
-                (0..splitter.len()).map(|i| splitter.field(i).trim().to_string()).collect()
+                (0..splitter.len())
+                    .map(|i| splitter.field(i).trim().to_string())
+                    .collect()
             }
             Some(_) => {
                 return Err(IngestError::Format {
                     path: path.to_path_buf(),
-                    reason: "the header row is over the row length limit or has an unclosed quote".into(),
+                    reason: "the header row is over the row length limit or has an unclosed quote"
+                        .into(),
                 });
             }
-            None => return Err(IngestError::Empty { path: path.to_path_buf() }),
+            None => {
+                return Err(IngestError::Empty {
+                    path: path.to_path_buf(),
+                });
+            }
         }
     } else {
         Vec::new()
@@ -202,7 +249,10 @@ pub(crate) fn read(
         if mapping.header {
             header.iter().position(|h| h == name)
         } else {
-            name.parse::<usize>().ok().filter(|n| *n >= 1).map(|n| n - 1)
+            name.parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| n - 1)
         }
     };
     let mut field_columns: Vec<Option<usize>> = Vec::with_capacity(mapping.fields.len());
@@ -213,7 +263,10 @@ pub(crate) fn read(
             FieldInput::Column(name) => match column_of(name) {
                 Some(index) => {
                     if mapping.header && header.iter().filter(|h| *h == name).count() > 1 {
-                        return Err(IngestError::DuplicateColumn { path: path.to_path_buf(), column: name.clone() });
+                        return Err(IngestError::DuplicateColumn {
+                            path: path.to_path_buf(),
+                            column: name.clone(),
+                        });
                     }
                     field_columns.push(Some(index));
                 }
@@ -225,9 +278,17 @@ pub(crate) fn read(
         }
     }
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns { path: path.to_path_buf(), missing, header });
+        return Err(IngestError::MissingColumns {
+            path: path.to_path_buf(),
+            missing,
+            header,
+        });
     }
-    let expected_fields = if mapping.header { Some(header.len()) } else { None };
+    let expected_fields = if mapping.header {
+        Some(header.len())
+    } else {
+        None
+    };
 
     let mut number = 0u64;
     while let Some(logical) = next_logical(&mut lines).map_err(io_error)? {
@@ -321,7 +382,11 @@ fn lossy(encoding: crate::decode::TextEncoding, bytes: &[u8]) -> String {
     }
 }
 
-pub(crate) fn emit(on_row: &mut dyn FnMut(Row) -> ControlFlow<()>, summary: &mut ReadSummary, row: Row) {
+pub(crate) fn emit(
+    on_row: &mut dyn FnMut(Row) -> ControlFlow<()>,
+    summary: &mut ReadSummary,
+    row: Row,
+) {
     summary.rows += 1;
     if on_row(row).is_break() {
         summary.stopped = true;

@@ -35,9 +35,9 @@ impl TextEncoding {
     /// Decodes one row. Only UTF-8 can fail; a single-byte code page maps every byte.
     pub(crate) fn decode(self, bytes: &[u8]) -> Result<Cow<'_, str>, String> {
         match self {
-            TextEncoding::Utf8 => std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| {
-                format!("invalid UTF-8 at byte {} of the row", e.valid_up_to() + 1)
-            }),
+            TextEncoding::Utf8 => std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|e| format!("invalid UTF-8 at byte {} of the row", e.valid_up_to() + 1)),
             TextEncoding::SingleByte(encoding) => Ok(encoding.decode_without_bom_handling(bytes).0),
         }
     }
@@ -81,16 +81,21 @@ pub(crate) fn choose(
             line: line_of(sample, offset),
             guess: guess(sample, whole_file).name(),
         }),
-        (Some(single), Ok(())) if !sample.is_ascii() => Err(IngestError::Utf8DeclaredAsSingleByte {
-            path: path.to_path_buf(),
-            declared: single.name(),
-        }),
+        (Some(single), Ok(())) if !sample.is_ascii() => {
+            Err(IngestError::Utf8DeclaredAsSingleByte {
+                path: path.to_path_buf(),
+                declared: single.name(),
+            })
+        }
         (Some(single), _) => Ok((single, None)),
         (None, Ok(())) => Ok((TextEncoding::Utf8, None)),
         (None, Err(_)) => {
             let guessed = guess(sample, whole_file);
             if guessed == encoding_rs::UTF_8 || !guessed.is_single_byte() {
-                return Err(IngestError::UnknownEncoding { path: path.to_path_buf(), guess: guessed.name() });
+                return Err(IngestError::UnknownEncoding {
+                    path: path.to_path_buf(),
+                    guess: guessed.name(),
+                });
             }
             let note = format!(
                 "{}: encoding not declared; detected {} (set `encoding` in the mapping to be sure)",
@@ -103,7 +108,10 @@ pub(crate) fn choose(
 }
 
 fn line_of(sample: &[u8], offset: usize) -> u64 {
-    1 + sample[..offset.min(sample.len())].iter().filter(|b| **b == b'\n').count() as u64
+    1 + sample[..offset.min(sample.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64
 }
 
 #[cfg(test)]
@@ -116,7 +124,9 @@ mod tests {
 
     #[test]
     fn windows_1251_taken_for_utf8_is_refused_with_a_guess() {
-        let bytes = cp1251("fio;inn\nИванов Иван Иванович;500100732259\nПетрова Анна Сергеевна;500100732259\n");
+        let bytes = cp1251(
+            "fio;inn\nИванов Иван Иванович;500100732259\nПетрова Анна Сергеевна;500100732259\n",
+        );
         let err = choose(Path::new("tax.csv"), EncodingChoice::Utf8, &bytes, true).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("is not valid UTF-8"), "{text}");
@@ -128,16 +138,23 @@ mod tests {
     fn utf8_declared_as_windows_1251_is_refused() {
         let bytes = "fio\nИванов Иван\n".as_bytes();
         let err = choose(Path::new("x.csv"), EncodingChoice::Windows1251, bytes, true).unwrap_err();
-        assert!(matches!(err, IngestError::Utf8DeclaredAsSingleByte { .. }), "{err}");
+        assert!(
+            matches!(err, IngestError::Utf8DeclaredAsSingleByte { .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn auto_detects_windows_1251_and_says_so() {
         let bytes = cp1251("фамилия;имя\nИванов;Иван\nСмирнова;Мария\nКузнецов;Пётр\n");
-        let (encoding, note) = choose(Path::new("x.csv"), EncodingChoice::Auto, &bytes, true).unwrap();
+        let (encoding, note) =
+            choose(Path::new("x.csv"), EncodingChoice::Auto, &bytes, true).unwrap();
         assert_eq!(encoding.name(), "windows-1251");
         assert!(note.unwrap().contains("detected windows-1251"));
-        assert_eq!(encoding.decode(&bytes).unwrap().lines().nth(1), Some("Иванов;Иван"));
+        assert_eq!(
+            encoding.decode(&bytes).unwrap().lines().nth(1),
+            Some("Иванов;Иван")
+        );
     }
 
     #[test]

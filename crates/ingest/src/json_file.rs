@@ -59,12 +59,20 @@ fn convert_object(
         }
     }
     converter.convert(|i| match &fields[i].input {
-        FieldInput::Column(path) => lookup(value, path).map(as_text).transpose().map(Option::flatten),
+        FieldInput::Column(path) => lookup(value, path)
+            .map(as_text)
+            .transpose()
+            .map(Option::flatten),
         FieldInput::Constant(_) => Ok(None),
     })
 }
 
-fn note_unseen(converter: &Converter<'_>, seen: &HashSet<usize>, rows: u64, summary: &mut ReadSummary) {
+fn note_unseen(
+    converter: &Converter<'_>,
+    seen: &HashSet<usize>,
+    rows: u64,
+    summary: &mut ReadSummary,
+) {
     if rows == 0 {
         return;
     }
@@ -72,7 +80,10 @@ fn note_unseen(converter: &Converter<'_>, seen: &HashSet<usize>, rows: u64, summ
         if let FieldInput::Column(path) = &field.input
             && !seen.contains(&i)
         {
-            summary.notes.push(format!("mapped field {path:?} ({}) occurs in no row of the file", field.target_text));
+            summary.notes.push(format!(
+                "mapped field {path:?} ({}) occurs in no row of the file",
+                field.target_text
+            ));
         }
     }
 }
@@ -85,34 +96,71 @@ pub(crate) fn read_lines(
 ) -> Result<(), IngestError> {
     let path = input.path;
     let max = input.options.max_row_bytes;
-    let mut reader = LineReader::new(input.reader, input.start_offset, max, input.options.bytes_read.clone());
+    let mut reader = LineReader::new(
+        input.reader,
+        input.start_offset,
+        max,
+        input.options.bytes_read.clone(),
+    );
     let mut buf = Vec::new();
     let mut number = 0;
     let mut seen = HashSet::new();
-    while let Some(info) = reader.next_line(&mut buf).map_err(|source| IngestError::Io { path: path.to_path_buf(), source })? {
+    while let Some(info) = reader
+        .next_line(&mut buf)
+        .map_err(|source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+    {
         if buf.iter().all(u8::is_ascii_whitespace) && info.cut_at_total.is_none() {
             continue;
         }
         number += 1;
-        let reject = |reason: String, raw: String, bytes: u64| Rejection::of_reason(reason, raw, Some(bytes), Some(info.offset));
+        let reject = |reason: String, raw: String, bytes: u64| {
+            Rejection::of_reason(reason, raw, Some(bytes), Some(info.offset))
+        };
         let outcome = if let Some(total) = info.cut_at_total {
             Err(reject(
-                format!("line is {total} bytes, over the limit of {max}; the raw row holds its first bytes only"),
+                format!(
+                    "line is {total} bytes, over the limit of {max}; the raw row holds its first bytes only"
+                ),
                 String::from_utf8_lossy(&buf).into_owned(),
                 total,
             ))
         } else {
             match input.encoding.decode(&buf) {
-                Err(reason) => Err(reject(reason, String::from_utf8_lossy(&buf).into_owned(), buf.len() as u64)),
+                Err(reason) => Err(reject(
+                    reason,
+                    String::from_utf8_lossy(&buf).into_owned(),
+                    buf.len() as u64,
+                )),
                 Ok(text) => match serde_json::from_str::<Value>(&text) {
-                    Err(e) => Err(reject(format!("not JSON: {e}"), text.into_owned(), buf.len() as u64)),
+                    Err(e) => Err(reject(
+                        format!("not JSON: {e}"),
+                        text.into_owned(),
+                        buf.len() as u64,
+                    )),
                     Ok(value @ Value::Object(_)) => convert_object(converter, &value, &mut seen)
-                        .map_err(|problems| Rejection::of_problems(problems, text.into_owned(), Some(info.offset))),
-                    Ok(_) => Err(reject("line is JSON but not an object".into(), text.into_owned(), buf.len() as u64)),
+                        .map_err(|problems| {
+                            Rejection::of_problems(problems, text.into_owned(), Some(info.offset))
+                        }),
+                    Ok(_) => Err(reject(
+                        "line is JSON but not an object".into(),
+                        text.into_owned(),
+                        buf.len() as u64,
+                    )),
                 },
             }
         };
-        emit(on_row, summary, Row { number, line: Some(info.number), outcome });
+        emit(
+            on_row,
+            summary,
+            Row {
+                number,
+                line: Some(info.number),
+                outcome,
+            },
+        );
         if summary.stopped {
             return Ok(());
         }
@@ -178,10 +226,17 @@ pub(crate) fn read_array(
     if let TextEncoding::SingleByte(encoding) = input.encoding {
         return Err(IngestError::Format {
             path: path.to_path_buf(),
-            reason: format!("a JSON file must be UTF-8 (RFC 8259), not {}", encoding.name()),
+            reason: format!(
+                "a JSON file must be UTF-8 (RFC 8259), not {}",
+                encoding.name()
+            ),
         });
     }
-    let reader = CountingReader { inner: input.reader, count: input.start_offset, progress: input.options.bytes_read.clone() };
+    let reader = CountingReader {
+        inner: input.reader,
+        count: input.start_offset,
+        progress: input.options.bytes_read.clone(),
+    };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let mut number = 0u64;
     let mut seen = HashSet::new();
@@ -192,26 +247,61 @@ pub(crate) fn read_array(
         } else {
             let raw = value.to_string();
             let bytes = raw.len() as u64;
-            Err(Rejection::of_reason("array element is not an object".into(), raw, Some(bytes), None))
+            Err(Rejection::of_reason(
+                "array element is not an object".into(),
+                raw,
+                Some(bytes),
+                None,
+            ))
         };
         number += 1;
-        emit(on_row, summary, Row { number, line: None, outcome });
-        if summary.stopped { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        emit(
+            on_row,
+            summary,
+            Row {
+                number,
+                line: None,
+                outcome,
+            },
+        );
+        if summary.stopped {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     };
     let mut count = 0u64;
-    let result = Elements { on_element: &mut on_element, count: &mut count }.deserialize(&mut deserializer);
-    let result = result.and_then(|()| if summary.stopped { Ok(()) } else { deserializer.end() });
+    let result = Elements {
+        on_element: &mut on_element,
+        count: &mut count,
+    }
+    .deserialize(&mut deserializer);
+    let result = result.and_then(|()| {
+        if summary.stopped {
+            Ok(())
+        } else {
+            deserializer.end()
+        }
+    });
     match result {
         Ok(()) => {
             note_unseen(converter, &seen, count, summary);
             Ok(())
         }
-        Err(e) if e.is_io() => Err(IngestError::Io { path: path.to_path_buf(), source: e.into() }),
+        Err(e) if e.is_io() => Err(IngestError::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }),
         Err(e) => Err(IngestError::JsonSyntax {
             path: path.to_path_buf(),
             line: e.line(),
             column: e.column(),
-            message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             elements_before: count,
         }),
     }
@@ -224,8 +314,16 @@ mod tests {
     #[test]
     fn dotted_paths_reach_nested_values() {
         let value: Value = serde_json::json!({"student": {"surname": "Иванов", "age": 12}, "phones": ["+7", null]});
-        assert_eq!(lookup(&value, "student.surname"), Some(&Value::String("Иванов".into())));
-        assert_eq!(as_text(lookup(&value, "student.age").unwrap()).unwrap().as_deref(), Some("12"));
+        assert_eq!(
+            lookup(&value, "student.surname"),
+            Some(&Value::String("Иванов".into()))
+        );
+        assert_eq!(
+            as_text(lookup(&value, "student.age").unwrap())
+                .unwrap()
+                .as_deref(),
+            Some("12")
+        );
         assert_eq!(lookup(&value, "phones.1"), Some(&Value::Null));
         assert_eq!(lookup(&value, "student.name"), None);
         assert!(as_text(lookup(&value, "student").unwrap()).is_err());

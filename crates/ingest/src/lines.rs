@@ -28,8 +28,19 @@ pub(crate) struct LineReader<R> {
 }
 
 impl<R: BufRead> LineReader<R> {
-    pub(crate) fn new(inner: R, start_offset: u64, max_bytes: usize, progress: Option<Arc<AtomicU64>>) -> Self {
-        LineReader { inner, next_number: 1, offset: start_offset, max_bytes, progress }
+    pub(crate) fn new(
+        inner: R,
+        start_offset: u64,
+        max_bytes: usize,
+        progress: Option<Arc<AtomicU64>>,
+    ) -> Self {
+        LineReader {
+            inner,
+            next_number: 1,
+            offset: start_offset,
+            max_bytes,
+            progress,
+        }
     }
 
     /// Reads the next line into `buf` (cleared first) without its `\n` or `\r\n`.
@@ -73,7 +84,11 @@ impl<R: BufRead> LineReader<R> {
         let number = self.next_number;
         self.next_number += 1;
         let cut_at_total = (total > self.max_bytes as u64).then_some(total);
-        Ok(Some(LineInfo { number, offset: start, cut_at_total }))
+        Ok(Some(LineInfo {
+            number,
+            offset: start,
+            cut_at_total,
+        }))
     }
 }
 
@@ -96,8 +111,28 @@ mod tests {
         }
         assert_eq!(seen.len(), 4);
         assert_eq!(seen[0].1, "a,b");
-        assert_eq!(seen[1], (LineInfo { number: 2, offset: 5, cut_at_total: None }, "short".into()));
-        assert_eq!(seen[2], (LineInfo { number: 3, offset: 11, cut_at_total: Some(16) }, "01234567".into()));
+        assert_eq!(
+            seen[1],
+            (
+                LineInfo {
+                    number: 2,
+                    offset: 5,
+                    cut_at_total: None
+                },
+                "short".into()
+            )
+        );
+        assert_eq!(
+            seen[2],
+            (
+                LineInfo {
+                    number: 3,
+                    offset: 11,
+                    cut_at_total: Some(16)
+                },
+                "01234567".into()
+            )
+        );
         assert_eq!(seen[3].1, "last");
     }
 }

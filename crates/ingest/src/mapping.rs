@@ -20,7 +20,11 @@ pub enum MappingError {
     #[error("[source] delimiter must be one ASCII character, found {found:?}")]
     Delimiter { found: String },
     #[error("field {index} ({target}): {reason}")]
-    Field { index: usize, target: String, reason: String },
+    Field {
+        index: usize,
+        target: String,
+        reason: String,
+    },
     #[error("no field has target \"record.key\"; every row needs the source's own key")]
     NoRecordKey,
 }
@@ -288,13 +292,18 @@ const DEFAULT_DATE_FORMATS: [&str; 2] = ["%Y-%m-%d", "%d.%m.%Y"];
 
 impl Mapping {
     pub fn from_toml(text: &str) -> Result<Mapping, MappingError> {
-        let file: MappingFile = toml::from_str(text).map_err(|e| MappingError::Toml(e.to_string().trim().to_string()))?;
+        let file: MappingFile = toml::from_str(text)
+            .map_err(|e| MappingError::Toml(e.to_string().trim().to_string()))?;
         let source = SourceId::new(&file.source.name).map_err(MappingError::SourceName)?;
         let delimiter = match file.source.delimiter.as_deref() {
             None => b',',
             Some("\\t") | Some("\t") => b'\t',
             Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-            Some(other) => return Err(MappingError::Delimiter { found: other.to_string() }),
+            Some(other) => {
+                return Err(MappingError::Delimiter {
+                    found: other.to_string(),
+                });
+            }
         };
         let fields = file
             .field
@@ -311,7 +320,10 @@ impl Mapping {
             encoding: file.source.encoding,
             delimiter,
             header: file.source.header.unwrap_or(true),
-            null_values: file.source.null_values.unwrap_or_else(|| vec![String::new()]),
+            null_values: file
+                .source
+                .null_values
+                .unwrap_or_else(|| vec![String::new()]),
             fields,
         })
     }
@@ -327,10 +339,13 @@ impl Mapping {
 
 fn check_field(index: usize, section: FieldSection) -> Result<Field, MappingError> {
     let target_text = section.target.clone();
-    let fail = |reason: String| MappingError::Field { index, target: target_text.clone(), reason };
-    let target = Target::parse(&section.target).ok_or_else(|| {
-        fail("unknown target; see docs/mapping.md for the list".to_string())
-    })?;
+    let fail = |reason: String| MappingError::Field {
+        index,
+        target: target_text.clone(),
+        reason,
+    };
+    let target = Target::parse(&section.target)
+        .ok_or_else(|| fail("unknown target; see docs/mapping.md for the list".to_string()))?;
     let input = match (section.column, section.value) {
         (Some(column), None) => Input::Column(column),
         (None, Some(value)) => Input::Constant(value),
@@ -346,15 +361,26 @@ fn check_field(index: usize, section: FieldSection) -> Result<Field, MappingErro
     let mut formats = Vec::with_capacity(patterns.len());
     for pattern in patterns {
         if StrftimeItems::new(&pattern).any(|item| matches!(item, Item::Error)) {
-            return Err(fail(format!("date format {pattern:?} is not a valid chrono format")));
+            return Err(fail(format!(
+                "date format {pattern:?} is not a valid chrono format"
+            )));
         }
         formats.push(DateFormat { pattern });
     }
-    if section.order.is_some() && !matches!(target, Target::Name(NamePart::Full) | Target::Relation(_, RelationPart::Name)) {
-        return Err(fail("`order` applies only to name.full and relation.<role>.name".into()));
+    if section.order.is_some()
+        && !matches!(
+            target,
+            Target::Name(NamePart::Full) | Target::Relation(_, RelationPart::Name)
+        )
+    {
+        return Err(fail(
+            "`order` applies only to name.full and relation.<role>.name".into(),
+        ));
     }
     if matches!(target, Target::Identifier(IdKind::Other)) != section.id_type.is_some() {
-        return Err(fail("`id_type` is required for id.other and allowed nowhere else".into()));
+        return Err(fail(
+            "`id_type` is required for id.other and allowed nowhere else".into(),
+        ));
     }
     let allowed_codes: Option<&[&str]> = match target {
         Target::Sex => Some(&["male", "female"]),
@@ -363,14 +389,23 @@ fn check_field(index: usize, section: FieldSection) -> Result<Field, MappingErro
     if let (Some(codes), Some(allowed)) = (&section.codes, allowed_codes) {
         for (from, to) in codes {
             if !allowed.contains(&to.as_str()) {
-                return Err(fail(format!("code {from:?} maps to {to:?}; allowed: {allowed:?}")));
+                return Err(fail(format!(
+                    "code {from:?} maps to {to:?}; allowed: {allowed:?}"
+                )));
             }
         }
     }
     if target == Target::Citizenship {
-        for to in section.codes.iter().flat_map(|c| c.values()).chain(section.codes_default.iter()) {
+        for to in section
+            .codes
+            .iter()
+            .flat_map(|c| c.values())
+            .chain(section.codes_default.iter())
+        {
             if tessera_model::CountryCode::parse(to).is_none() {
-                return Err(fail(format!("code maps to {to:?}, which is not an ISO 3166 alpha-3 code")));
+                return Err(fail(format!(
+                    "code maps to {to:?}, which is not an ISO 3166 alpha-3 code"
+                )));
             }
         }
     }
@@ -419,7 +454,9 @@ mod tests {
     }
 
     fn error_of(extra: &str) -> String {
-        Mapping::from_toml(&format!("{MINIMAL}\n{extra}")).unwrap_err().to_string()
+        Mapping::from_toml(&format!("{MINIMAL}\n{extra}"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -440,10 +477,21 @@ mod tests {
             error_of("[[field]]\ntarget = \"sex\""),
             "field 3 (sex): give a `column` to read or a constant `value`"
         );
-        assert!(error_of("[[field]]\ncolumn = \"x\"\ntarget = \"sex\"\ncolour = 1").contains("unknown field `colour`"));
+        assert!(
+            error_of("[[field]]\ncolumn = \"x\"\ntarget = \"sex\"\ncolour = 1")
+                .contains("unknown field `colour`")
+        );
         let no_key = MINIMAL.replace("target = \"record.key\"", "target = \"id.inn\"");
-        assert!(matches!(Mapping::from_toml(&no_key), Err(MappingError::NoRecordKey)));
+        assert!(matches!(
+            Mapping::from_toml(&no_key),
+            Err(MappingError::NoRecordKey)
+        ));
         let bad_name = MINIMAL.replace("name = \"tax\"", "name = \"Tax Office\"");
-        assert!(Mapping::from_toml(&bad_name).unwrap_err().to_string().starts_with("[source] name:"));
+        assert!(
+            Mapping::from_toml(&bad_name)
+                .unwrap_err()
+                .to_string()
+                .starts_with("[source] name:")
+        );
     }
 }

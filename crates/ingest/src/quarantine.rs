@@ -46,7 +46,12 @@ pub struct QuarantineWriter {
 impl QuarantineWriter {
     /// Prepares to write rejections of `source_file` to `path`; nothing is created yet.
     pub fn new(path: PathBuf, source_file: &Path) -> QuarantineWriter {
-        QuarantineWriter { path, source_file: source_file.display().to_string(), out: None, written: 0 }
+        QuarantineWriter {
+            path,
+            source_file: source_file.display().to_string(),
+            out: None,
+            written: 0,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -76,7 +81,11 @@ impl QuarantineWriter {
             problems: rejection
                 .problems
                 .iter()
-                .map(|p| Problem { column: &p.column, target: &p.target, reason: &p.reason })
+                .map(|p| Problem {
+                    column: &p.column,
+                    target: &p.target,
+                    reason: &p.reason,
+                })
                 .collect(),
             raw: &rejection.raw,
             raw_bytes: rejection.raw_bytes,

@@ -19,21 +19,40 @@ use crate::{csv_file, decode, json_file};
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is empty")]
     Empty { path: PathBuf },
     #[error(
         "{path} is not valid UTF-8 (first bad byte at offset {offset}, line {line}); it looks like {guess}: set encoding = \"{guess}\" in the mapping"
     )]
-    NotUtf8 { path: PathBuf, offset: u64, line: u64, guess: &'static str },
-    #[error("{path} is declared {declared} but is UTF-8 text; reading it as {declared} would garble every letter: set encoding = \"utf-8\"")]
-    Utf8DeclaredAsSingleByte { path: PathBuf, declared: &'static str },
+    NotUtf8 {
+        path: PathBuf,
+        offset: u64,
+        line: u64,
+        guess: &'static str,
+    },
+    #[error(
+        "{path} is declared {declared} but is UTF-8 text; reading it as {declared} would garble every letter: set encoding = \"utf-8\""
+    )]
+    Utf8DeclaredAsSingleByte {
+        path: PathBuf,
+        declared: &'static str,
+    },
     #[error("{path}: cannot tell the encoding (best guess {guess}); declare it in the mapping")]
     UnknownEncoding { path: PathBuf, guess: &'static str },
     #[error("{path} starts with a UTF-16 byte-order mark; save it as UTF-8 or Windows-1251")]
     Utf16 { path: PathBuf },
-    #[error("{path}: the mapping reads column(s) {missing:?}, which the header does not have; the header has {header:?}")]
-    MissingColumns { path: PathBuf, missing: Vec<String>, header: Vec<String> },
+    #[error(
+        "{path}: the mapping reads column(s) {missing:?}, which the header does not have; the header has {header:?}"
+    )]
+    MissingColumns {
+        path: PathBuf,
+        missing: Vec<String>,
+        header: Vec<String>,
+    },
     #[error("{path}: column {column:?} appears more than once in the header")]
     DuplicateColumn { path: PathBuf, column: String },
     #[error("{path}: {reason}")]
@@ -41,7 +60,13 @@ pub enum IngestError {
     #[error(
         "{path}: JSON syntax error at line {line}, column {column}: {message}; the {elements_before} elements before it were read"
     )]
-    JsonSyntax { path: PathBuf, line: usize, column: usize, message: String, elements_before: u64 },
+    JsonSyntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        elements_before: u64,
+    },
 }
 
 /// How to read a file.
@@ -59,7 +84,11 @@ impl ReadOptions {
     pub const DEFAULT_MAX_ROW_BYTES: usize = 1 << 20;
 
     pub fn new(observed_default: DateTime<Utc>) -> ReadOptions {
-        ReadOptions { observed_default, max_row_bytes: Self::DEFAULT_MAX_ROW_BYTES, bytes_read: None }
+        ReadOptions {
+            observed_default,
+            max_row_bytes: Self::DEFAULT_MAX_ROW_BYTES,
+            bytes_read: None,
+        }
     }
 }
 
@@ -101,14 +130,39 @@ pub struct ReadSummary {
 }
 
 impl Rejection {
-    pub(crate) fn of_problems(problems: Vec<FieldProblem>, raw: String, byte_offset: Option<u64>) -> Rejection {
-        let reason = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    pub(crate) fn of_problems(
+        problems: Vec<FieldProblem>,
+        raw: String,
+        byte_offset: Option<u64>,
+    ) -> Rejection {
+        let reason = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
         let raw_bytes = Some(raw.len() as u64);
-        Rejection { reason, problems, raw, raw_bytes, byte_offset }
+        Rejection {
+            reason,
+            problems,
+            raw,
+            raw_bytes,
+            byte_offset,
+        }
     }
 
-    pub(crate) fn of_reason(reason: String, raw: String, raw_bytes: Option<u64>, byte_offset: Option<u64>) -> Rejection {
-        Rejection { reason, problems: Vec::new(), raw, raw_bytes, byte_offset }
+    pub(crate) fn of_reason(
+        reason: String,
+        raw: String,
+        raw_bytes: Option<u64>,
+        byte_offset: Option<u64>,
+    ) -> Rejection {
+        Rejection {
+            reason,
+            problems: Vec::new(),
+            raw,
+            raw_bytes,
+            byte_offset,
+        }
     }
 }
 
@@ -121,25 +175,56 @@ pub fn read_file(
     options: &ReadOptions,
     on_row: &mut dyn FnMut(Row) -> ControlFlow<()>,
 ) -> Result<ReadSummary, IngestError> {
-    let io_error = |source| IngestError::Io { path: path.to_path_buf(), source };
+    let io_error = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = File::open(path).map_err(io_error)?;
     let mut sample = Vec::with_capacity(decode::SNIFF_BYTES);
-    (&mut file).take(decode::SNIFF_BYTES as u64).read_to_end(&mut sample).map_err(io_error)?;
+    (&mut file)
+        .take(decode::SNIFF_BYTES as u64)
+        .read_to_end(&mut sample)
+        .map_err(io_error)?;
     let whole_file = sample.len() < decode::SNIFF_BYTES;
     if sample.iter().all(u8::is_ascii_whitespace) && whole_file {
-        return Err(IngestError::Empty { path: path.to_path_buf() });
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     if sample.starts_with(b"\xFF\xFE") || sample.starts_with(b"\xFE\xFF") {
-        return Err(IngestError::Utf16 { path: path.to_path_buf() });
+        return Err(IngestError::Utf16 {
+            path: path.to_path_buf(),
+        });
     }
-    let bom = if sample.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
-    let choice = if bom > 0 { crate::EncodingChoice::Utf8 } else { mapping.encoding };
+    let bom = if sample.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
+    let choice = if bom > 0 {
+        crate::EncodingChoice::Utf8
+    } else {
+        mapping.encoding
+    };
     let (encoding, note) = decode::choose(path, choice, &sample[bom..], whole_file)?;
     file.seek(SeekFrom::Start(bom as u64)).map_err(io_error)?;
     let reader = BufReader::with_capacity(1 << 18, file);
-    let converter = Converter { mapping, observed_default: options.observed_default };
-    let mut summary = ReadSummary { encoding: encoding.name(), notes: note.into_iter().collect(), ..ReadSummary::default() };
-    let input = crate::read::Input { path, reader, start_offset: bom as u64, encoding, options };
+    let converter = Converter {
+        mapping,
+        observed_default: options.observed_default,
+    };
+    let mut summary = ReadSummary {
+        encoding: encoding.name(),
+        notes: note.into_iter().collect(),
+        ..ReadSummary::default()
+    };
+    let input = crate::read::Input {
+        path,
+        reader,
+        start_offset: bom as u64,
+        encoding,
+        options,
+    };
     match mapping.format {
         Format::Csv => csv_file::read(input, &converter, &mut summary, on_row)?,
         Format::Ndjson => json_file::read_lines(input, &converter, &mut summary, on_row)?,

@@ -43,7 +43,11 @@ impl PartialDate {
         check_year(year)?;
         NaiveDate::from_ymd_opt(year, u32::from(month), u32::from(day))
             .ok_or(DateError::NoSuchDay { year, month, day })?;
-        Ok(PartialDate { year, month: Some(month), day: Some(day) })
+        Ok(PartialDate {
+            year,
+            month: Some(month),
+            day: Some(day),
+        })
     }
 
     pub fn month(year: i32, month: u8) -> Result<PartialDate, DateError> {
@@ -51,12 +55,20 @@ impl PartialDate {
         if !(1..=12).contains(&month) {
             return Err(DateError::NoSuchMonth { month });
         }
-        Ok(PartialDate { year, month: Some(month), day: None })
+        Ok(PartialDate {
+            year,
+            month: Some(month),
+            day: None,
+        })
     }
 
     pub fn year(year: i32) -> Result<PartialDate, DateError> {
         check_year(year)?;
-        Ok(PartialDate { year, month: None, day: None })
+        Ok(PartialDate {
+            year,
+            month: None,
+            day: None,
+        })
     }
 
     pub fn from_naive(date: NaiveDate) -> Result<PartialDate, DateError> {
@@ -87,9 +99,14 @@ impl PartialDate {
 
     /// Parses the canonical form written by `Display`.
     pub fn parse_canonical(text: &str) -> Result<PartialDate, DateError> {
-        let unparsable = || DateError::Unparsable { text: text.to_string() };
+        let unparsable = || DateError::Unparsable {
+            text: text.to_string(),
+        };
         let mut parts = text.split('-');
-        let year: i32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(unparsable)?;
+        let year: i32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(unparsable)?;
         let month: Option<u8> = match parts.next() {
             Some(p) => Some(p.parse().map_err(|_| unparsable())?),
             None => None,
@@ -110,7 +127,11 @@ impl PartialDate {
 }
 
 fn check_year(year: i32) -> Result<(), DateError> {
-    if (1800..=2200).contains(&year) { Ok(()) } else { Err(DateError::YearOutOfRange { year }) }
+    if (1800..=2200).contains(&year) {
+        Ok(())
+    } else {
+        Err(DateError::YearOutOfRange { year })
+    }
 }
 
 impl fmt::Display for PartialDate {
@@ -147,7 +168,11 @@ mod tests {
     fn impossible_dates_are_refused() {
         assert_eq!(
             PartialDate::day(1990, 2, 31),
-            Err(DateError::NoSuchDay { year: 1990, month: 2, day: 31 })
+            Err(DateError::NoSuchDay {
+                year: 1990,
+                month: 2,
+                day: 31
+            })
         );
         assert!(PartialDate::day(2000, 2, 29).is_ok());
         assert!(PartialDate::day(1900, 2, 29).is_err());

@@ -127,7 +127,11 @@ impl Identifier {
                 (value, validity)
             }
         };
-        Identifier { kind, value, validity }
+        Identifier {
+            kind,
+            value,
+            validity,
+        }
     }
 
     /// The value as people write it: SNILS as `XXX-XXX-XXX YY`, the rest canonical.
@@ -148,8 +152,9 @@ fn digits_of(raw: &str) -> String {
 /// original so that the quarantine-free record still shows what the source said.
 fn digits_or_original(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim();
-    let only_digits_and_separators =
-        trimmed.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '/' | '\u{a0}'));
+    let only_digits_and_separators = trimmed
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '/' | '\u{a0}'));
     if only_digits_and_separators {
         Ok(digits_of(trimmed))
     } else {
@@ -164,13 +169,20 @@ fn check_digit_count(raw: &str, lengths: &[usize], what: &str) -> (String, Valid
             let reason = format!("{what} has {} digits, expected {lengths:?}", digits.len());
             (digits, Validity::Invalid(reason))
         }
-        Err(original) => (original, Validity::Invalid(format!("{what} must hold only digits"))),
+        Err(original) => (
+            original,
+            Validity::Invalid(format!("{what} must hold only digits")),
+        ),
     }
 }
 
 /// The SNILS check number for the first nine digits, per the Pension Fund rule.
 pub fn snils_check_number(first_nine: &[u8; 9]) -> u32 {
-    let sum: u32 = first_nine.iter().zip((1..=9).rev()).map(|(d, w)| u32::from(*d) * w).sum();
+    let sum: u32 = first_nine
+        .iter()
+        .zip((1..=9).rev())
+        .map(|(d, w)| u32::from(*d) * w)
+        .sum();
     match sum {
         0..=99 => sum,
         100 | 101 => 0,
@@ -185,7 +197,10 @@ fn check_snils(raw: &str) -> (String, Validity) {
     let digits = match digits_or_original(raw) {
         Ok(digits) => digits,
         Err(original) => {
-            return (original, Validity::Invalid("a SNILS must hold only digits".into()));
+            return (
+                original,
+                Validity::Invalid("a SNILS must hold only digits".into()),
+            );
         }
     };
     if digits.len() != 11 {
@@ -210,7 +225,11 @@ fn check_snils(raw: &str) -> (String, Validity) {
 }
 
 fn weighted_check(digits: &[u8], weights: &[u32]) -> u8 {
-    let sum: u32 = digits.iter().zip(weights).map(|(d, w)| u32::from(*d) * w).sum();
+    let sum: u32 = digits
+        .iter()
+        .zip(weights)
+        .map(|(d, w)| u32::from(*d) * w)
+        .sum();
     // The remainder mod 11 is below 11 and mod 10 below 10, so the cast cannot truncate.
     ((sum % 11) % 10) as u8
 }
@@ -239,7 +258,10 @@ fn check_inn(raw: &str) -> (String, Validity) {
         }
         Ok(digits) if inn_is_valid(&digits) => (digits, Validity::Valid),
         Ok(digits) => (digits, Validity::Invalid("INN check digit mismatch".into())),
-        Err(original) => (original, Validity::Invalid("an INN must hold only digits".into())),
+        Err(original) => (
+            original,
+            Validity::Invalid("an INN must hold only digits".into()),
+        ),
     }
 }
 
@@ -250,7 +272,10 @@ fn check_document_number(raw: &str) -> (String, Validity) {
         .flat_map(char::to_uppercase)
         .collect();
     let validity = if value.len() < 5 || value.len() > 20 {
-        Validity::Invalid(format!("a document number has 5 to 20 characters, found {}", value.chars().count()))
+        Validity::Invalid(format!(
+            "a document number has 5 to 20 characters, found {}",
+            value.chars().count()
+        ))
     } else if !value.chars().all(|c| c.is_alphanumeric()) {
         Validity::Invalid("a document number holds only letters and digits".into())
     } else {
@@ -261,8 +286,15 @@ fn check_document_number(raw: &str) -> (String, Validity) {
 
 /// Country calling codes of the countries whose numbers Tessera meets most, with the length of
 /// the national significant number.
-const CALLING_CODES: [(&str, usize); 7] =
-    [("7", 10), ("998", 9), ("992", 9), ("996", 9), ("994", 9), ("374", 8), ("375", 9)];
+const CALLING_CODES: [(&str, usize); 7] = [
+    ("7", 10),
+    ("998", 9),
+    ("992", 9),
+    ("996", 9),
+    ("994", 9),
+    ("374", 8),
+    ("375", 9),
+];
 
 fn check_phone(raw: &str) -> (String, Validity) {
     let trimmed = raw.trim();
@@ -287,7 +319,10 @@ fn check_phone(raw: &str) -> (String, Validity) {
     if (8..=15).contains(&digits.len()) && international {
         return (format!("+{digits}"), Validity::Valid);
     }
-    (digits, Validity::Invalid(format!("not a recognisable phone number: {trimmed:?}")))
+    (
+        digits,
+        Validity::Invalid(format!("not a recognisable phone number: {trimmed:?}")),
+    )
 }
 
 /// Folds a Cyrillic plate letter to its Latin look-alike; plates use only these twelve.
@@ -339,7 +374,12 @@ mod tests {
     fn check(kind: IdKind, raw: &str, value: &str, valid: bool) {
         let id = Identifier::parse(kind, raw);
         assert_eq!(id.value, value, "{kind:?} {raw:?}");
-        assert_eq!(id.validity.is_valid(), valid, "{kind:?} {raw:?}: {:?}", id.validity);
+        assert_eq!(
+            id.validity.is_valid(),
+            valid,
+            "{kind:?} {raw:?}: {:?}",
+            id.validity
+        );
     }
 
     #[test]

@@ -66,10 +66,12 @@ pub struct PersonName {
 
 impl PersonName {
     /// A name given in separate parts; empty parts become `None`.
-    pub fn from_parts(surname: Option<&str>, given: Option<&str>, patronymic: Option<&str>) -> PersonName {
-        let clean = |part: Option<&str>| {
-            part.map(collapse_spaces).filter(|p| !p.is_empty())
-        };
+    pub fn from_parts(
+        surname: Option<&str>,
+        given: Option<&str>,
+        patronymic: Option<&str>,
+    ) -> PersonName {
+        let clean = |part: Option<&str>| part.map(collapse_spaces).filter(|p| !p.is_empty());
         let (surname, given, patronymic) = (clean(surname), clean(given), clean(patronymic));
         let original = [&surname, &given, &patronymic]
             .into_iter()
@@ -77,7 +79,13 @@ impl PersonName {
             .cloned()
             .collect::<Vec<_>>()
             .join(" ");
-        PersonName { script: Script::detect(&original), original, surname, given, patronymic }
+        PersonName {
+            script: Script::detect(&original),
+            original,
+            surname,
+            given,
+            patronymic,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,8 +104,20 @@ const PATRONYMIC_PARTICLES: [&str; 16] = [
 ];
 
 const PATRONYMIC_ENDINGS: [&str; 14] = [
-    "ович", "евич", "ьич", "овна", "евна", "ична", "инична", "ovich", "evich", "ovna", "evna",
-    "ichna", "ovic", "yevich",
+    "ович",
+    "евич",
+    "ьич",
+    "овна",
+    "евна",
+    "ична",
+    "инична",
+    "ovich",
+    "evich",
+    "ovna",
+    "evna",
+    "ichna",
+    "ovic",
+    "yevich",
 ];
 
 const SURNAME_ENDINGS: [&str; 26] = [
@@ -108,18 +128,24 @@ const SURNAME_ENDINGS: [&str; 26] = [
 fn is_patronymic(token: &str) -> bool {
     let lower = token.to_lowercase();
     let last_word = lower.rsplit(' ').next().unwrap_or(&lower);
-    PATRONYMIC_PARTICLES.contains(&last_word) || PATRONYMIC_ENDINGS.iter().any(|e| lower.ends_with(e))
+    PATRONYMIC_PARTICLES.contains(&last_word)
+        || PATRONYMIC_ENDINGS.iter().any(|e| lower.ends_with(e))
 }
 
 fn looks_like_surname(token: &str) -> bool {
     let lower = token.to_lowercase();
-    SURNAME_ENDINGS.iter().any(|e| lower.ends_with(e) && lower.chars().count() > e.chars().count() + 1)
+    SURNAME_ENDINGS
+        .iter()
+        .any(|e| lower.ends_with(e) && lower.chars().count() > e.chars().count() + 1)
 }
 
 /// Splits a one-field name into surname, given name and patronymic.
 pub fn parse_full_name(text: &str, order: NameOrder) -> PersonName {
     let mut tokens: Vec<String> = Vec::new();
-    for word in text.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()) {
+    for word in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+    {
         let particle = PATRONYMIC_PARTICLES.contains(&word.to_lowercase().as_str());
         match tokens.last_mut() {
             Some(previous) if particle => {
@@ -135,21 +161,33 @@ pub fn parse_full_name(text: &str, order: NameOrder) -> PersonName {
         fixed => fixed,
     };
     let part = |i: usize| tokens.get(i).map(String::as_str);
-    let rest = |from: usize| {
-        (tokens.len() > from).then(|| tokens[from..].join(" "))
-    };
+    let rest = |from: usize| (tokens.len() > from).then(|| tokens[from..].join(" "));
     let (surname, given, patronymic) = match (order, tokens.len()) {
         (_, 0) => (None, None, None),
         (_, 1) => (part(0).map(str::to_string), None, None),
-        (NameOrder::GivenFirst, 2) => (part(1).map(str::to_string), part(0).map(str::to_string), None),
+        (NameOrder::GivenFirst, 2) => (
+            part(1).map(str::to_string),
+            part(0).map(str::to_string),
+            None,
+        ),
         (NameOrder::GivenFirst, n) => (
             part(n - 1).map(str::to_string),
             part(0).map(str::to_string),
             Some(tokens[1..n - 1].join(" ")),
         ),
-        (_, _) => (part(0).map(str::to_string), part(1).map(str::to_string), rest(2)),
+        (_, _) => (
+            part(0).map(str::to_string),
+            part(1).map(str::to_string),
+            rest(2),
+        ),
     };
-    PersonName { script: Script::detect(&original), original, surname, given, patronymic }
+    PersonName {
+        script: Script::detect(&original),
+        original,
+        surname,
+        given,
+        patronymic,
+    }
 }
 
 fn guess_order(tokens: &[String]) -> NameOrder {
@@ -167,7 +205,11 @@ fn guess_order(tokens: &[String]) -> NameOrder {
     }
     let first = looks_like_surname(&tokens[0]);
     let last = looks_like_surname(&tokens[n - 1]);
-    if last && !first { NameOrder::GivenFirst } else { NameOrder::SurnameFirst }
+    if last && !first {
+        NameOrder::GivenFirst
+    } else {
+        NameOrder::SurnameFirst
+    }
 }
 
 #[cfg(test)]
@@ -176,22 +218,62 @@ mod tests {
 
     fn check(text: &str, order: NameOrder, expect: [Option<&str>; 3]) {
         let name = parse_full_name(text, order);
-        let got = [name.surname.as_deref(), name.given.as_deref(), name.patronymic.as_deref()];
+        let got = [
+            name.surname.as_deref(),
+            name.given.as_deref(),
+            name.patronymic.as_deref(),
+        ];
         assert_eq!(got, expect, "{text:?} {order:?}");
     }
 
     #[test]
     fn one_field_names_in_either_order() {
         use NameOrder::*;
-        check("Иванов Иван Иванович", Any, [Some("Иванов"), Some("Иван"), Some("Иванович")]);
-        check("Иван Иванович Иванов", Any, [Some("Иванов"), Some("Иван"), Some("Иванович")]);
-        check("ИВАНОВА  МАРИЯ ПЕТРОВНА", Any, [Some("ИВАНОВА"), Some("МАРИЯ"), Some("ПЕТРОВНА")]);
-        check("Rustam Karimov", Any, [Some("Karimov"), Some("Rustam"), None]);
-        check("KARIMOV RUSTAM", Any, [Some("KARIMOV"), Some("RUSTAM"), None]);
-        check("Karimov Rustam Akbar ugli", Any, [Some("Karimov"), Some("Rustam"), Some("Akbar ugli")]);
-        check("Рустам Акбар угли Каримов", Any, [Some("Каримов"), Some("Рустам"), Some("Акбар угли")]);
-        check("Ivan Petrov", SurnameFirst, [Some("Ivan"), Some("Petrov"), None]);
-        check("Petrov, Ivan", GivenFirst, [Some("Ivan"), Some("Petrov"), None]);
+        check(
+            "Иванов Иван Иванович",
+            Any,
+            [Some("Иванов"), Some("Иван"), Some("Иванович")],
+        );
+        check(
+            "Иван Иванович Иванов",
+            Any,
+            [Some("Иванов"), Some("Иван"), Some("Иванович")],
+        );
+        check(
+            "ИВАНОВА  МАРИЯ ПЕТРОВНА",
+            Any,
+            [Some("ИВАНОВА"), Some("МАРИЯ"), Some("ПЕТРОВНА")],
+        );
+        check(
+            "Rustam Karimov",
+            Any,
+            [Some("Karimov"), Some("Rustam"), None],
+        );
+        check(
+            "KARIMOV RUSTAM",
+            Any,
+            [Some("KARIMOV"), Some("RUSTAM"), None],
+        );
+        check(
+            "Karimov Rustam Akbar ugli",
+            Any,
+            [Some("Karimov"), Some("Rustam"), Some("Akbar ugli")],
+        );
+        check(
+            "Рустам Акбар угли Каримов",
+            Any,
+            [Some("Каримов"), Some("Рустам"), Some("Акбар угли")],
+        );
+        check(
+            "Ivan Petrov",
+            SurnameFirst,
+            [Some("Ivan"), Some("Petrov"), None],
+        );
+        check(
+            "Petrov, Ivan",
+            GivenFirst,
+            [Some("Ivan"), Some("Petrov"), None],
+        );
         check("Саидов", Any, [Some("Саидов"), None, None]);
         check("  ", Any, [None, None, None]);
     }

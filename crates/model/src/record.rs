@@ -24,8 +24,14 @@ impl SourceId {
     pub fn new(name: &str) -> Result<SourceId, ModelError> {
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if ok { Ok(SourceId(name.to_string())) } else { Err(ModelError::BadSourceName { name: name.into() }) }
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(SourceId(name.to_string()))
+        } else {
+            Err(ModelError::BadSourceName { name: name.into() })
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -47,7 +53,11 @@ pub struct RecordKey(String);
 impl RecordKey {
     pub fn new(key: &str) -> Result<RecordKey, ModelError> {
         let key = key.trim();
-        if key.is_empty() { Err(ModelError::EmptyRecordKey) } else { Ok(RecordKey(key.to_string())) }
+        if key.is_empty() {
+            Err(ModelError::EmptyRecordKey)
+        } else {
+            Ok(RecordKey(key.to_string()))
+        }
     }
 
     pub fn as_str(&self) -> &str {

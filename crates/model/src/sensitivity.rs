@@ -89,12 +89,21 @@ mod tests {
 
     #[test]
     fn special_categories_are_special() {
-        for kind in [AttributeKind::Health, AttributeKind::Biometric, AttributeKind::CriminalRecord]
-        {
+        for kind in [
+            AttributeKind::Health,
+            AttributeKind::Biometric,
+            AttributeKind::CriminalRecord,
+        ] {
             assert_eq!(kind.sensitivity(), Sensitivity::Special, "{kind:?}");
         }
-        assert_eq!(AttributeKind::Identifier(IdKind::Snils).sensitivity(), Sensitivity::Personal);
+        assert_eq!(
+            AttributeKind::Identifier(IdKind::Snils).sensitivity(),
+            Sensitivity::Personal
+        );
         assert_eq!(AttributeKind::Pet.sensitivity(), Sensitivity::Public);
-        assert!(Sensitivity::Public < Sensitivity::Personal && Sensitivity::Personal < Sensitivity::Special);
+        assert!(
+            Sensitivity::Public < Sensitivity::Personal
+                && Sensitivity::Personal < Sensitivity::Special
+        );
     }
 }

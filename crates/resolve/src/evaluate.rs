@@ -33,15 +33,25 @@ fn pairs(n: u64) -> u64 {
 }
 
 fn ratio(numerator: u64, denominator: u64) -> f64 {
-    if denominator == 0 { 1.0 } else { numerator as f64 / denominator as f64 }
+    if denominator == 0 {
+        1.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
 }
 
 fn harmonic(p: f64, r: f64) -> f64 {
-    if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
 }
 
 /// Evaluates `(predicted profile, true person)` for each record.
-pub fn evaluate<P: Hash + Eq, T: Hash + Eq>(assignments: impl IntoIterator<Item = (P, T)>) -> Evaluation {
+pub fn evaluate<P: Hash + Eq, T: Hash + Eq>(
+    assignments: impl IntoIterator<Item = (P, T)>,
+) -> Evaluation {
     let mut cells: HashMap<(P, T), u64> = HashMap::new();
     for (predicted, truth) in assignments {
         *cells.entry((predicted, truth)).or_default() += 1;
@@ -71,8 +81,11 @@ pub fn evaluate<P: Hash + Eq, T: Hash + Eq>(assignments: impl IntoIterator<Item 
         bp += n * n / profile_sizes[predicted] as f64;
         br += n * n / person_sizes[truth] as f64;
     }
-    let (bcubed_precision, bcubed_recall) =
-        if records == 0 { (1.0, 1.0) } else { (bp / records as f64, br / records as f64) };
+    let (bcubed_precision, bcubed_recall) = if records == 0 {
+        (1.0, 1.0)
+    } else {
+        (bp / records as f64, br / records as f64)
+    };
 
     Evaluation {
         records,
@@ -99,7 +112,10 @@ mod tests {
     #[test]
     fn perfect_resolution_scores_one() {
         let e = evaluate([("p1", "a"), ("p1", "a"), ("p2", "b")]);
-        assert_eq!((e.precision, e.recall, e.f1, e.bcubed_f1), (1.0, 1.0, 1.0, 1.0));
+        assert_eq!(
+            (e.precision, e.recall, e.f1, e.bcubed_f1),
+            (1.0, 1.0, 1.0, 1.0)
+        );
         assert_eq!((e.over_merged_profiles, e.split_persons), (0, 0));
     }
 
@@ -107,7 +123,10 @@ mod tests {
     fn merges_and_splits_are_counted() {
         // Person a: 3 records, split 2 + 1. Profile p1 also holds person b's one record.
         let e = evaluate([("p1", "a"), ("p1", "a"), ("p2", "a"), ("p1", "b")]);
-        assert_eq!((e.true_pairs, e.predicted_pairs, e.correct_pairs), (3, 3, 1));
+        assert_eq!(
+            (e.true_pairs, e.predicted_pairs, e.correct_pairs),
+            (3, 3, 1)
+        );
         assert!((e.precision - 1.0 / 3.0).abs() < 1e-12);
         assert!((e.recall - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!((e.over_merged_profiles, e.split_persons), (1, 1));

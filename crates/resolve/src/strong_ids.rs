@@ -32,7 +32,10 @@ impl RecordFacts {
             .collect();
         strong_ids.sort();
         strong_ids.dedup();
-        RecordFacts { reference, strong_ids }
+        RecordFacts {
+            reference,
+            strong_ids,
+        }
     }
 }
 
@@ -45,8 +48,14 @@ pub struct Resolution {
     pub refused_joins: u64,
 }
 
-const STRONG_KINDS: [IdKind; 6] =
-    [IdKind::Snils, IdKind::Inn, IdKind::Oms, IdKind::PassportRf, IdKind::PassportForeign, IdKind::WorkPatent];
+const STRONG_KINDS: [IdKind; 6] = [
+    IdKind::Snils,
+    IdKind::Inn,
+    IdKind::Oms,
+    IdKind::PassportRf,
+    IdKind::PassportForeign,
+    IdKind::WorkPatent,
+];
 
 fn kind_slot(kind: IdKind) -> Option<usize> {
     STRONG_KINDS.iter().position(|k| *k == kind)
@@ -106,7 +115,9 @@ fn vouched_values(facts: &RecordFacts) -> [Option<&str>; STRONG_KINDS.len()] {
     let mut values = [None; STRONG_KINDS.len()];
     let mut conflicting = [false; STRONG_KINDS.len()];
     for (kind, value) in &facts.strong_ids {
-        let Some(slot) = kind_slot(*kind) else { continue };
+        let Some(slot) = kind_slot(*kind) else {
+            continue;
+        };
         match values[slot] {
             None => values[slot] = Some(value.as_str()),
             Some(existing) if existing != value => conflicting[slot] = true,
@@ -126,17 +137,26 @@ pub fn resolve(records: &[RecordFacts]) -> Resolution {
     // Work on positions in a canonical order so the outcome does not depend on the caller's.
     let mut order: Vec<usize> = (0..records.len()).collect();
     order.sort_by(|&a, &b| records[a].reference.cmp(&records[b].reference));
-    let values: Vec<_> = order.iter().map(|&index| vouched_values(&records[index])).collect();
+    let values: Vec<_> = order
+        .iter()
+        .map(|&index| vouched_values(&records[index]))
+        .collect();
 
     let mut groups: BTreeMap<(IdKind, &str), Vec<usize>> = BTreeMap::new();
     for (position, record_values) in values.iter().enumerate() {
         for (slot, value) in record_values.iter().enumerate() {
             if let Some(value) = value {
-                groups.entry((STRONG_KINDS[slot], value)).or_default().push(position);
+                groups
+                    .entry((STRONG_KINDS[slot], value))
+                    .or_default()
+                    .push(position);
             }
         }
     }
-    let mut clusters = Clusters { parent: (0..records.len()).collect(), values };
+    let mut clusters = Clusters {
+        parent: (0..records.len()).collect(),
+        values,
+    };
     let mut refused_joins = 0;
     for members in groups.values() {
         for &member in &members[1..] {
@@ -151,7 +171,10 @@ pub fn resolve(records: &[RecordFacts]) -> Resolution {
         let root = clusters.find(position);
         profiles[index] = profile_id_for(&records[order[root]].reference);
     }
-    Resolution { profiles, refused_joins }
+    Resolution {
+        profiles,
+        refused_joins,
+    }
 }
 
 #[cfg(test)]
@@ -165,8 +188,10 @@ mod tests {
             key: RecordKey::new(key).unwrap(),
             version: 1,
         };
-        let attributes: Vec<Attribute> =
-            ids.iter().map(|(kind, value)| Attribute::Identifier(Identifier::parse(*kind, value))).collect();
+        let attributes: Vec<Attribute> = ids
+            .iter()
+            .map(|(kind, value)| Attribute::Identifier(Identifier::parse(*kind, value)))
+            .collect();
         RecordFacts::from_attributes(reference, &attributes)
     }
 
@@ -177,7 +202,14 @@ mod tests {
     #[test]
     fn shared_strong_identifiers_join_and_invalid_ones_do_not() {
         let records = vec![
-            facts("tax", "1", &[(IdKind::Snils, "112-233-445 95"), (IdKind::Inn, "500100732259")]),
+            facts(
+                "tax",
+                "1",
+                &[
+                    (IdKind::Snils, "112-233-445 95"),
+                    (IdKind::Inn, "500100732259"),
+                ],
+            ),
             facts("health", "9", &[(IdKind::Snils, "11223344595")]),
             facts("migration", "5", &[(IdKind::Inn, "500100732259")]),
             // A SNILS with a broken check number is not evidence.
@@ -194,8 +226,22 @@ mod tests {
     fn two_different_valid_snils_never_merge() {
         // A relative's SNILS typed onto record 1 would chain two people through the shared INN.
         let records = vec![
-            facts("tax", "1", &[(IdKind::Inn, "500100732259"), (IdKind::Snils, "112-233-445 95")]),
-            facts("health", "2", &[(IdKind::Inn, "500100732259"), (IdKind::Snils, "001-001-999 65")]),
+            facts(
+                "tax",
+                "1",
+                &[
+                    (IdKind::Inn, "500100732259"),
+                    (IdKind::Snils, "112-233-445 95"),
+                ],
+            ),
+            facts(
+                "health",
+                "2",
+                &[
+                    (IdKind::Inn, "500100732259"),
+                    (IdKind::Snils, "001-001-999 65"),
+                ],
+            ),
         ];
         let resolution = resolve(&records);
         assert!(!same(&resolution, 0, 1));
@@ -206,7 +252,14 @@ mod tests {
     fn profiles_do_not_depend_on_input_order() {
         let records = vec![
             facts("a", "1", &[(IdKind::Snils, "112-233-445 95")]),
-            facts("b", "2", &[(IdKind::Snils, "112-233-445 95"), (IdKind::Inn, "500100732259")]),
+            facts(
+                "b",
+                "2",
+                &[
+                    (IdKind::Snils, "112-233-445 95"),
+                    (IdKind::Inn, "500100732259"),
+                ],
+            ),
             facts("c", "3", &[(IdKind::Inn, "500100732259")]),
             facts("d", "4", &[(IdKind::Inn, "7707083893")]),
         ];

@@ -21,7 +21,10 @@ pub use sqlite::{DATABASE_FILE, SqliteStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("schema migration failed: {0}")]
@@ -87,6 +90,15 @@ pub struct StoredRecord {
     pub profile: Option<ProfileId>,
 }
 
+/// One record's place in a resolution: its profile, and the identifier values (canonical) by
+/// which the profile can be looked up through this record.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub record: RecordId,
+    pub profile: ProfileId,
+    pub identifiers: Vec<(IdKind, String)>,
+}
+
 /// Sizes of what the store holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreCounts {
@@ -99,27 +111,46 @@ pub struct StoreCounts {
 /// The storage interface. Implementations are safe to share between threads.
 pub trait Store: Send + Sync {
     /// Records the start of an import of `file` for `source`.
-    fn begin_import(&self, source: &SourceId, file: &str, started_at: DateTime<Utc>) -> Result<ImportId, StoreError>;
+    fn begin_import(
+        &self,
+        source: &SourceId,
+        file: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<ImportId, StoreError>;
 
     /// Writes a batch atomically: after a crash, either the whole batch is there or none of it.
-    fn write_records(&self, import: ImportId, records: &[PreparedRecord]) -> Result<WriteCounts, StoreError>;
+    fn write_records(
+        &self,
+        import: ImportId,
+        records: &[PreparedRecord],
+    ) -> Result<WriteCounts, StoreError>;
 
     fn finish_import(&self, import: ImportId, end: &ImportEnd) -> Result<(), StoreError>;
 
     /// Visits the current version of every record, ordered by source and key.
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError>;
 
-    /// Replaces all profile assignments with `assignments` in one transaction.
-    fn replace_profiles(&self, assignments: &[(RecordId, ProfileId)]) -> Result<(), StoreError>;
+    /// Replaces all profile assignments, and the identifier lookup built from them, in one
+    /// transaction.
+    fn replace_profiles(&self, assignments: &[Assignment]) -> Result<(), StoreError>;
 
     /// The current records of a profile; empty if there is no such profile.
     fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError>;
 
-    /// The current records holding an identifier (canonical value), valid or not.
-    fn records_with_identifier(&self, kind: IdKind, value: &str) -> Result<Vec<StoredRecord>, StoreError>;
+    /// The current resolved records holding an identifier (canonical value), valid or not.
+    /// Records imported since the last resolution are not found until it runs again.
+    fn records_with_identifier(
+        &self,
+        kind: IdKind,
+        value: &str,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
 
     /// Every stored version of one record, oldest first.
-    fn record_versions(&self, source: &SourceId, key: &str) -> Result<Vec<StoredRecord>, StoreError>;
+    fn record_versions(
+        &self,
+        source: &SourceId,
+        key: &str,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
 
     fn counts(&self) -> Result<StoreCounts, StoreError>;
 }

@@ -5,7 +5,10 @@ use chrono::{TimeZone, Utc};
 use tessera_model::{
     Attribute, IdKind, Identifier, ProfileId, RecordKey, SourceId, SourceRecord, parse_full_name,
 };
-use tessera_store::{ImportEnd, ImportStatus, PreparedRecord, RecordId, SqliteStore, Store, WriteCounts};
+use tessera_store::{
+    Assignment, ImportEnd, ImportStatus, PreparedRecord, SqliteStore, Store, StoredRecord,
+    WriteCounts,
+};
 
 fn record(key: &str, name: &str, snils: &str) -> PreparedRecord {
     PreparedRecord::new(&SourceRecord {
@@ -25,8 +28,33 @@ fn backends() -> Vec<(&'static str, tempfile::TempDir, Box<dyn Store>)> {
     vec![("sqlite", dir, Box::new(store))]
 }
 
+/// Puts every current record on `profile`, with its identifiers.
+fn assign_all(store: &dyn Store, profile: &ProfileId) -> Vec<Assignment> {
+    let mut records: Vec<StoredRecord> = Vec::new();
+    store.scan_current(&mut |r| records.push(r)).unwrap();
+    records
+        .into_iter()
+        .map(|r| Assignment {
+            record: r.id,
+            profile: profile.clone(),
+            identifiers: r
+                .attributes
+                .iter()
+                .filter_map(|a| match a {
+                    Attribute::Identifier(id) => Some((id.kind, id.value.clone())),
+                    _ => None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 fn counts(new: u64, changed: u64, unchanged: u64) -> WriteCounts {
-    WriteCounts { new, changed, unchanged }
+    WriteCounts {
+        new,
+        changed,
+        unchanged,
+    }
 }
 
 #[test]
@@ -34,14 +62,36 @@ fn writing_is_idempotent_and_versions_changes() {
     for (backend, _dir, store) in backends() {
         let source = SourceId::new("tax").unwrap();
         let import = store.begin_import(&source, "tax.csv", Utc::now()).unwrap();
-        let first = [record("1", "Иванов Иван", "112-233-445 95"), record("2", "Петров Пётр", "001-001-999 65")];
-        assert_eq!(store.write_records(import, &first).unwrap(), counts(2, 0, 0), "{backend}");
-        assert_eq!(store.write_records(import, &first).unwrap(), counts(0, 0, 2), "{backend}");
+        let first = [
+            record("1", "Иванов Иван", "112-233-445 95"),
+            record("2", "Петров Пётр", "001-001-999 65"),
+        ];
+        assert_eq!(
+            store.write_records(import, &first).unwrap(),
+            counts(2, 0, 0),
+            "{backend}"
+        );
+        assert_eq!(
+            store.write_records(import, &first).unwrap(),
+            counts(0, 0, 2),
+            "{backend}"
+        );
 
         let changed = [record("1", "Иванов Иван Иванович", "112-233-445 95")];
-        assert_eq!(store.write_records(import, &changed).unwrap(), counts(0, 1, 0), "{backend}");
+        assert_eq!(
+            store.write_records(import, &changed).unwrap(),
+            counts(0, 1, 0),
+            "{backend}"
+        );
         let versions = store.record_versions(&source, "1").unwrap();
-        assert_eq!(versions.iter().map(|r| r.reference.version).collect::<Vec<_>>(), [1, 2], "{backend}");
+        assert_eq!(
+            versions
+                .iter()
+                .map(|r| r.reference.version)
+                .collect::<Vec<_>>(),
+            [1, 2],
+            "{backend}"
+        );
 
         let mut current = Vec::new();
         store.scan_current(&mut |r| current.push(r)).unwrap();
@@ -53,7 +103,15 @@ fn writing_is_idempotent_and_versions_changes() {
         }
 
         let counts_now = store.counts().unwrap();
-        assert_eq!((counts_now.records, counts_now.versions, counts_now.unresolved), (2, 3, 2), "{backend}");
+        assert_eq!(
+            (
+                counts_now.records,
+                counts_now.versions,
+                counts_now.unresolved
+            ),
+            (2, 3, 2),
+            "{backend}"
+        );
 
         let end = ImportEnd {
             finished_at: Utc::now(),
@@ -64,7 +122,12 @@ fn writing_is_idempotent_and_versions_changes() {
             quarantine_path: None,
         };
         store.finish_import(import, &end).unwrap();
-        assert!(store.finish_import(tessera_store::ImportId(9999), &end).is_err(), "{backend}");
+        assert!(
+            store
+                .finish_import(tessera_store::ImportId(9999), &end)
+                .is_err(),
+            "{backend}"
+        );
     }
 }
 
@@ -74,26 +137,79 @@ fn identifiers_and_profiles_are_found() {
         let source = SourceId::new("tax").unwrap();
         let import = store.begin_import(&source, "tax.csv", Utc::now()).unwrap();
         store
-            .write_records(import, &[record("1", "Иванов Иван", "112-233-445 95"), record("2", "Иванов И.", "11223344595")])
+            .write_records(
+                import,
+                &[
+                    record("1", "Иванов Иван", "112-233-445 95"),
+                    record("2", "Иванов И.", "11223344595"),
+                ],
+            )
             .unwrap();
-        let found = store.records_with_identifier(IdKind::Snils, "11223344595").unwrap();
-        assert_eq!(found.len(), 2, "{backend}");
-        assert!(found.iter().all(|r| r.profile.is_none()), "{backend}");
+        // Identifier lookups are built by resolution, not by import.
+        assert!(
+            store
+                .records_with_identifier(IdKind::Snils, "11223344595")
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
 
         let profile = ProfileId::new("p-1".into());
-        let assignments: Vec<(RecordId, ProfileId)> = found.iter().map(|r| (r.id, profile.clone())).collect();
-        store.replace_profiles(&assignments).unwrap();
-        assert_eq!(store.profile_records(&profile).unwrap().len(), 2, "{backend}");
+        store
+            .replace_profiles(&assign_all(store.as_ref(), &profile))
+            .unwrap();
+        let found = store
+            .records_with_identifier(IdKind::Snils, "11223344595")
+            .unwrap();
+        assert_eq!(found.len(), 2, "{backend}");
+        assert!(
+            found.iter().all(|r| r.profile.as_ref() == Some(&profile)),
+            "{backend}"
+        );
+        assert_eq!(
+            store.profile_records(&profile).unwrap().len(),
+            2,
+            "{backend}"
+        );
         assert_eq!(store.counts().unwrap().profiles, 1, "{backend}");
 
         // A changed record is a new version that has not been resolved yet.
-        store.write_records(import, &[record("2", "Иванов И.", "001-001-999 65")]).unwrap();
-        assert_eq!(store.profile_records(&profile).unwrap().len(), 1, "{backend}");
-        assert_eq!(store.records_with_identifier(IdKind::Snils, "11223344595").unwrap().len(), 1, "{backend}");
+        store
+            .write_records(import, &[record("2", "Иванов И.", "001-001-999 65")])
+            .unwrap();
+        assert_eq!(
+            store.profile_records(&profile).unwrap().len(),
+            1,
+            "{backend}"
+        );
+        assert_eq!(
+            store
+                .records_with_identifier(IdKind::Snils, "11223344595")
+                .unwrap()
+                .len(),
+            1,
+            "{backend}"
+        );
         assert_eq!(store.counts().unwrap().unresolved, 1, "{backend}");
 
+        // Resolving again replaces the lookup.
+        store
+            .replace_profiles(&assign_all(store.as_ref(), &profile))
+            .unwrap();
+        assert_eq!(
+            store
+                .records_with_identifier(IdKind::Snils, "00100199965")
+                .unwrap()
+                .len(),
+            1,
+            "{backend}"
+        );
+
         store.replace_profiles(&[]).unwrap();
-        assert!(store.profile_records(&profile).unwrap().is_empty(), "{backend}");
+        assert!(
+            store.profile_records(&profile).unwrap().is_empty(),
+            "{backend}"
+        );
     }
 }
 
@@ -102,8 +218,12 @@ fn sqlite_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SqliteStore::open(dir.path()).unwrap();
-        let import = store.begin_import(&SourceId::new("tax").unwrap(), "f", Utc::now()).unwrap();
-        store.write_records(import, &[record("1", "Иванов Иван", "112-233-445 95")]).unwrap();
+        let import = store
+            .begin_import(&SourceId::new("tax").unwrap(), "f", Utc::now())
+            .unwrap();
+        store
+            .write_records(import, &[record("1", "Иванов Иван", "112-233-445 95")])
+            .unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(store.counts().unwrap().records, 1);

@@ -31,17 +31,20 @@ fn prepare_data_dir(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Resul
         for name in [DATABASE_FILE, "tessera.sqlite3-wal", "tessera.sqlite3-shm"] {
             let path = data_dir.join(name);
             if path.exists() {
-                fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+                fs::remove_file(&path)
+                    .with_context(|| format!("failed to remove {}", path.display()))?;
             }
         }
         for dir in ["quarantine", "demo-input"] {
             let path = data_dir.join(dir);
             if path.exists() {
-                fs::remove_dir_all(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+                fs::remove_dir_all(&path)
+                    .with_context(|| format!("failed to remove {}", path.display()))?;
             }
         }
     }
-    fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("failed to create {}", data_dir.display()))?;
     fs::write(&marker, format!("made by `tessera demo --persons {persons} --seed {seed}`; the demo replaces this directory\n"))
         .with_context(|| format!("failed to write {}", marker.display()))?;
     Ok(())
@@ -51,7 +54,8 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     let started = Instant::now();
     prepare_data_dir(data_dir, persons, seed)?;
     let input_dir = data_dir.join("demo-input");
-    let city = generate(&CityConfig { persons, seed }, &input_dir).context("failed to generate the city")?;
+    let city = generate(&CityConfig { persons, seed }, &input_dir)
+        .context("failed to generate the city")?;
     let generated_records: usize = city.sources.iter().map(|s| s.records).sum();
     println!(
         "generated a city of {} persons: {} records in {} agency exports under {} [{:.1}s]",
@@ -69,7 +73,9 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
         let report = import::import_file(&store, data_dir, &mapping, &source.data_path, true)?;
         report.print();
         if let Some(failure) = report.failure {
-            return Err(anyhow::Error::new(failure).context("the demo's own file could not be imported"));
+            return Err(
+                anyhow::Error::new(failure).context("the demo's own file could not be imported")
+            );
         }
     }
     println!("imported in {:.1}s", import_started.elapsed().as_secs_f64());
@@ -84,13 +90,25 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     );
 
     let report = evaluation::against_truth(&store, &city.truth_path)?;
-    println!("\nhow well the profiles match the generator's truth ({}):", city.truth_path.display());
+    println!(
+        "\nhow well the profiles match the generator's truth ({}):",
+        city.truth_path.display()
+    );
     print!("{}", report.render());
-    println!("\ndone in {:.1}s. Look a person up:", started.elapsed().as_secs_f64());
+    println!(
+        "\ndone in {:.1}s. Look a person up:",
+        started.elapsed().as_secs_f64()
+    );
     if let Some(example) = example_lookup(&store)? {
-        println!("  tessera --data-dir {} profile {example}", data_dir.display());
+        println!(
+            "  tessera --data-dir {} profile {example}",
+            data_dir.display()
+        );
     }
-    println!("  tessera --data-dir {} links --out links.csv", data_dir.display());
+    println!(
+        "  tessera --data-dir {} links --out links.csv",
+        data_dir.display()
+    );
     Ok(())
 }
 

@@ -34,14 +34,26 @@ fn read_truth(path: &Path) -> anyhow::Result<HashMap<(String, String), String>> 
     let headers = reader.headers()?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h == name).ok_or_else(|| {
-            input_error(format!("truth file {} has no column {name:?} (needs source,record_id,person_id)", path.display()))
+            input_error(format!(
+                "truth file {} has no column {name:?} (needs source,record_id,person_id)",
+                path.display()
+            ))
         })
     };
-    let (source, record, person) = (column("source")?, column("record_id")?, column("person_id")?);
+    let (source, record, person) = (
+        column("source")?,
+        column("record_id")?,
+        column("person_id")?,
+    );
     let mut truth = HashMap::new();
     for (i, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| input_error(format!("truth file {} row {}: {e}", path.display(), i + 2)))?;
-        truth.insert((row[source].to_string(), row[record].to_string()), row[person].to_string());
+        let row = row.map_err(|e| {
+            input_error(format!("truth file {} row {}: {e}", path.display(), i + 2))
+        })?;
+        truth.insert(
+            (row[source].to_string(), row[record].to_string()),
+            row[person].to_string(),
+        );
     }
     Ok(truth)
 }
@@ -51,7 +63,10 @@ pub(crate) fn against_truth(store: &dyn Store, truth_path: &Path) -> anyhow::Res
     let mut pairs = Vec::with_capacity(truth.len());
     let (mut missing_from_truth, mut unresolved, mut matched) = (0u64, 0u64, 0u64);
     store.scan_current(&mut |record| {
-        let key = (record.reference.source.as_str().to_string(), record.reference.key.as_str().to_string());
+        let key = (
+            record.reference.source.as_str().to_string(),
+            record.reference.key.as_str().to_string(),
+        );
         let Some(person) = truth.get(&key) else {
             missing_from_truth += 1;
             return;
@@ -100,13 +115,22 @@ impl TruthReport {
             count(e.split_persons),
         );
         if self.missing_from_store > 0 {
-            out.push_str(&format!("not in the store      {} truth rows (quarantined or not imported)\n", count(self.missing_from_store)));
+            out.push_str(&format!(
+                "not in the store      {} truth rows (quarantined or not imported)\n",
+                count(self.missing_from_store)
+            ));
         }
         if self.missing_from_truth > 0 {
-            out.push_str(&format!("not in the truth      {} stored records (not scored)\n", count(self.missing_from_truth)));
+            out.push_str(&format!(
+                "not in the truth      {} stored records (not scored)\n",
+                count(self.missing_from_truth)
+            ));
         }
         if self.unresolved > 0 {
-            out.push_str(&format!("unresolved            {} records (scored as singletons; run `tessera resolve`)\n", count(self.unresolved)));
+            out.push_str(&format!(
+                "unresolved            {} records (scored as singletons; run `tessera resolve`)\n",
+                count(self.unresolved)
+            ));
         }
         out
     }

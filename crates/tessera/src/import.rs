@@ -70,8 +70,10 @@ impl FileReport {
 }
 
 pub(crate) fn load_mapping(path: &Path) -> anyhow::Result<Mapping> {
-    let text = fs::read_to_string(path).map_err(|e| input_error(format!("cannot read mapping {}: {e}", path.display())))?;
-    Mapping::from_toml(&text).map_err(|e| input_error(format!("invalid mapping {}: {e}", path.display())))
+    let text = fs::read_to_string(path)
+        .map_err(|e| input_error(format!("cannot read mapping {}: {e}", path.display())))?;
+    Mapping::from_toml(&text)
+        .map_err(|e| input_error(format!("invalid mapping {}: {e}", path.display())))
 }
 
 pub(crate) fn run(data_dir: &Path, mapping_path: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
@@ -93,7 +95,10 @@ pub(crate) fn run(data_dir: &Path, mapping_path: &Path, files: &[PathBuf]) -> an
     match failures.len() {
         0 => Ok(()),
         1 if files.len() == 1 => Err(input_error(failures.remove(0).to_string())),
-        n => Err(input_error(format!("{n} of {} files could not be read; see above", files.len()))),
+        n => Err(input_error(format!(
+            "{n} of {} files could not be read; see above",
+            files.len()
+        ))),
     }
 }
 
@@ -102,8 +107,14 @@ fn quarantine_path(data_dir: &Path, source: &SourceId, file: &Path) -> PathBuf {
     let absolute = fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let digest = Sha256::digest(absolute.to_string_lossy().as_bytes());
     let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
-    data_dir.join("quarantine").join(source.as_str()).join(format!("{stem}-{tag}.ndjson"))
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
+    data_dir
+        .join("quarantine")
+        .join(source.as_str())
+        .join(format!("{stem}-{tag}.ndjson"))
 }
 
 fn progress_bar(len: u64, file: &Path, show: bool) -> ProgressBar {
@@ -111,9 +122,11 @@ fn progress_bar(len: u64, file: &Path, show: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(file.display().to_string());
     bar
@@ -132,10 +145,14 @@ pub(crate) fn import_file(
     let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let import = store.begin_import(&mapping.source, &path.display().to_string(), started_at)?;
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let options = ReadOptions { bytes_read: Some(bytes_read.clone()), ..ReadOptions::new(started_at) };
+    let options = ReadOptions {
+        bytes_read: Some(bytes_read.clone()),
+        ..ReadOptions::new(started_at)
+    };
     let bar = progress_bar(size, path, show_progress);
     let (sender, receiver) = sync_channel::<Vec<PreparedRecord>>(4);
-    let mut quarantine = QuarantineWriter::new(quarantine_path(data_dir, &mapping.source, path), path);
+    let mut quarantine =
+        QuarantineWriter::new(quarantine_path(data_dir, &mapping.source, path), path);
 
     let (read_result, rows, quarantine_failure, write_result) = thread::scope(|scope| {
         let reader = scope.spawn(|| {
@@ -147,7 +164,8 @@ pub(crate) fn import_file(
                 match &row.outcome {
                     Ok(record) => {
                         batch.push(PreparedRecord::new(record));
-                        if batch.len() >= BATCH_SIZE && sender.send(mem::take(&mut batch)).is_err() {
+                        if batch.len() >= BATCH_SIZE && sender.send(mem::take(&mut batch)).is_err()
+                        {
                             return ControlFlow::Break(());
                         }
                     }
@@ -180,8 +198,14 @@ pub(crate) fn import_file(
             bar.set_position(bytes_read.load(Ordering::Relaxed));
         }
         drop(receiver);
-        let (result, rows, quarantine_failure) = reader.join().expect("the reader thread does not panic");
-        (result, rows, quarantine_failure, write_result.map(|()| counts))
+        let (result, rows, quarantine_failure) =
+            reader.join().expect("the reader thread does not panic");
+        (
+            result,
+            rows,
+            quarantine_failure,
+            write_result.map(|()| counts),
+        )
     });
     bar.finish_and_clear();
 
@@ -203,14 +227,25 @@ pub(crate) fn import_file(
     };
     if let Some(e) = quarantine_failure {
         store.finish_import(import, &fail(e.to_string()))?;
-        return Err(e).context(format!("failed to write the quarantine file {}", quarantine.path().display()));
+        return Err(e).context(format!(
+            "failed to write the quarantine file {}",
+            quarantine.path().display()
+        ));
     }
-    let quarantine_path = quarantine
-        .finish()
-        .with_context(|| format!("failed to finish the quarantine file for {}", path.display()))?;
+    let quarantine_path = quarantine.finish().with_context(|| {
+        format!(
+            "failed to finish the quarantine file for {}",
+            path.display()
+        )
+    })?;
     let (status, encoding, notes, failure) = match read_result {
         Ok(summary) => (ImportStatus::Done, summary.encoding, summary.notes, None),
-        Err(e) => (ImportStatus::Failed(e.to_string()), "-", Vec::new(), Some(e)),
+        Err(e) => (
+            ImportStatus::Failed(e.to_string()),
+            "-",
+            Vec::new(),
+            Some(e),
+        ),
     };
     store.finish_import(
         import,

@@ -14,7 +14,10 @@ pub(crate) fn run(data_dir: &Path, out: &Path) -> anyhow::Result<()> {
     let sink: Box<dyn Write> = if out == Path::new("-") {
         Box::new(io::stdout().lock())
     } else {
-        Box::new(File::create(out).map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?)
+        Box::new(
+            File::create(out)
+                .map_err(|e| input_error(format!("cannot write {}: {e}", out.display())))?,
+        )
     };
     let mut writer = csv::Writer::from_writer(io::BufWriter::new(sink));
     writer.write_record(["source", "record_id", "profile_id"])?;
@@ -25,7 +28,11 @@ pub(crate) fn run(data_dir: &Path, out: &Path) -> anyhow::Result<()> {
         unresolved += u64::from(profile.is_empty());
         rows += 1;
         if failure.is_none()
-            && let Err(e) = writer.write_record([record.reference.source.as_str(), record.reference.key.as_str(), profile])
+            && let Err(e) = writer.write_record([
+                record.reference.source.as_str(),
+                record.reference.key.as_str(),
+                profile,
+            ])
         {
             failure = Some(e);
         }
@@ -38,7 +45,10 @@ pub(crate) fn run(data_dir: &Path, out: &Path) -> anyhow::Result<()> {
         eprintln!("wrote {} links to {}", count(rows), out.display());
     }
     if unresolved > 0 {
-        eprintln!("{} records have no profile yet (empty profile_id): run `tessera resolve`", count(unresolved));
+        eprintln!(
+            "{} records have no profile yet (empty profile_id): run `tessera resolve`",
+            count(unresolved)
+        );
     }
     Ok(())
 }

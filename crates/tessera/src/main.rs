@@ -44,7 +44,12 @@ pub(crate) fn input_error(message: impl Into<String>) -> anyhow::Error {
 )]
 struct Cli {
     /// Where the store lives (created if missing).
-    #[arg(long, global = true, env = "TESSERA_DATA_DIR", default_value = "tessera-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_DATA_DIR",
+        default_value = "tessera-data"
+    )]
     data_dir: PathBuf,
 
     #[command(subcommand)]

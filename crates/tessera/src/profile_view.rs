@@ -29,18 +29,27 @@ fn find_profiles(store: &dyn Store, target: &str) -> anyhow::Result<Vec<ProfileI
     let Some((kind, value)) = target.split_once(':') else {
         let profile = ProfileId::new(target.to_string());
         if store.profile_records(&profile)?.is_empty() {
-            return Err(input_error(format!("no profile {target:?}; give a profile id (p-…) or kind:value such as snils:112-233-445 95")));
+            return Err(input_error(format!(
+                "no profile {target:?}; give a profile id (p-…) or kind:value such as snils:112-233-445 95"
+            )));
         }
         return Ok(vec![profile]);
     };
     let kind = IdKind::from_name(kind).ok_or_else(|| {
         let kinds: Vec<&str> = IdKind::ALL.iter().map(|k| k.name()).collect();
-        input_error(format!("unknown identifier kind {kind:?}; use one of {}", kinds.join(", ")))
+        input_error(format!(
+            "unknown identifier kind {kind:?}; use one of {}",
+            kinds.join(", ")
+        ))
     })?;
     let canonical = Identifier::parse(kind, value);
     let records = store.records_with_identifier(kind, &canonical.value)?;
     if records.is_empty() {
-        return Err(input_error(format!("no record holds {}:{}", kind.name(), canonical.display_value())));
+        return Err(input_error(format!(
+            "no record holds {}:{}",
+            kind.name(),
+            canonical.display_value()
+        )));
     }
     let mut profiles: Vec<ProfileId> = records.iter().filter_map(|r| r.profile.clone()).collect();
     profiles.sort();
@@ -76,7 +85,9 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
         Attribute::Sex(sex) => Some(format!("{sex:?}").to_lowercase()),
         Attribute::Citizenship(country) => Some(country.as_str().to_string()),
         Attribute::Identifier(id) => Some(identifier_text(id)),
-        Attribute::Address(address) => Some(format!("{:?}: {}", address.kind, address.text).to_lowercase()),
+        Attribute::Address(address) => {
+            Some(format!("{:?}: {}", address.kind, address.text).to_lowercase())
+        }
         Attribute::Employment(job) => {
             let mut parts = Vec::new();
             if let Some(inn) = &job.employer_inn {
@@ -85,13 +96,19 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
             parts.extend(job.employer_name.clone());
             parts.extend(job.position.clone());
             if job.from.is_some() || job.to.is_some() {
-                let show = |d: &Option<tessera_model::PartialDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "…".into());
+                let show = |d: &Option<tessera_model::PartialDate>| {
+                    d.map(|d| d.to_string()).unwrap_or_else(|| "…".into())
+                };
                 parts.push(format!("{} – {}", show(&job.from), show(&job.to)));
             }
             Some(parts.join(", "))
         }
         Attribute::Education(education) => Some(
-            [education.institution.clone(), education.level.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+            [education.institution.clone(), education.level.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         Attribute::Relation(relation) => {
             let mut parts = vec![format!("{:?}", relation.role).to_lowercase()];
@@ -104,10 +121,18 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
             income.amount_minor / 100,
             (income.amount_minor % 100).abs(),
             income.currency,
-            income.period.as_ref().map(|p| format!(" ({p})")).unwrap_or_default()
+            income
+                .period
+                .as_ref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
         )),
         Attribute::Pet(pet) => Some(
-            [pet.species.clone(), pet.name.clone(), pet.chip.clone()].into_iter().flatten().collect::<Vec<_>>().join(", "),
+            [pet.species.clone(), pet.name.clone(), pet.chip.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         Attribute::Health(_) | Attribute::Biometric(_) | Attribute::CriminalRecord(_) => None,
     };
@@ -116,28 +141,50 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
 
 /// The profile as text: one line per distinct value with the records that hold it.
 pub(crate) fn render(profile: &ProfileId, records: &[StoredRecord]) -> String {
-    let mut sources: Vec<&str> = records.iter().map(|r| r.reference.source.as_str()).collect();
+    let mut sources: Vec<&str> = records
+        .iter()
+        .map(|r| r.reference.source.as_str())
+        .collect();
     sources.sort_unstable();
     sources.dedup();
-    let mut out = format!("profile {profile}: {} records from {} sources\n", records.len(), sources.len());
+    let mut out = format!(
+        "profile {profile}: {} records from {} sources\n",
+        records.len(),
+        sources.len()
+    );
     // (attribute kind order, label, text) -> references
-    let mut values: BTreeMap<(tessera_model::AttributeKind, String, String), Vec<String>> = BTreeMap::new();
+    let mut values: BTreeMap<(tessera_model::AttributeKind, String, String), Vec<String>> =
+        BTreeMap::new();
     for record in records {
         for attribute in &record.attributes {
             let (label, text) = describe(attribute);
             let text = text.unwrap_or_else(|| {
-                format!("‹special category ({:?}): withheld, needs a purpose and a legal basis›", attribute.kind().sensitivity())
-                    .to_lowercase()
+                format!(
+                    "‹special category ({:?}): withheld, needs a purpose and a legal basis›",
+                    attribute.kind().sensitivity()
+                )
+                .to_lowercase()
             });
-            values.entry((attribute.kind(), label, text)).or_default().push(record.reference.to_string());
+            values
+                .entry((attribute.kind(), label, text))
+                .or_default()
+                .push(record.reference.to_string());
         }
     }
     for ((_, label, text), references) in values {
-        out.push_str(&format!("  {label:<16} {text}\n  {:<16}   from {}\n", "", references.join(", ")));
+        out.push_str(&format!(
+            "  {label:<16} {text}\n  {:<16}   from {}\n",
+            "",
+            references.join(", ")
+        ));
     }
     out.push_str("  records:\n");
     for record in records {
-        out.push_str(&format!("    {} observed {}\n", record.reference, record.observed_at.format("%Y-%m-%d %H:%M UTC")));
+        out.push_str(&format!(
+            "    {} observed {}\n",
+            record.reference,
+            record.observed_at.format("%Y-%m-%d %H:%M UTC")
+        ));
     }
     out
 }

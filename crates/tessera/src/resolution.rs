@@ -4,8 +4,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tessera_model::{Attribute, IdKind};
 use tessera_resolve::{RecordFacts, resolve};
-use tessera_store::{RecordId, SqliteStore, Store};
+use tessera_store::{Assignment, RecordId, SqliteStore, Store};
 
 use crate::count;
 
@@ -31,21 +32,42 @@ pub(crate) fn run(data_dir: &Path) -> anyhow::Result<ResolveReport> {
 
 pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> {
     let started = Instant::now();
-    let mut ids: Vec<RecordId> = Vec::new();
+    let mut records: Vec<(RecordId, Vec<(IdKind, String)>)> = Vec::new();
     let mut facts: Vec<RecordFacts> = Vec::new();
     store
         .scan_current(&mut |record| {
-            facts.push(RecordFacts::from_attributes(record.reference, &record.attributes));
-            ids.push(record.id);
+            let identifiers = record
+                .attributes
+                .iter()
+                .filter_map(|attribute| match attribute {
+                    Attribute::Identifier(id) => Some((id.kind, id.value.clone())),
+                    _ => None,
+                })
+                .collect();
+            facts.push(RecordFacts::from_attributes(
+                record.reference,
+                &record.attributes,
+            ));
+            records.push((record.id, identifiers));
         })
         .context("failed to read records")?;
     let resolution = resolve(&facts);
-    let assignments: Vec<_> = ids.into_iter().zip(resolution.profiles).collect();
-    let mut distinct: Vec<_> = assignments.iter().map(|(_, p)| p).collect();
+    let assignments: Vec<Assignment> = records
+        .into_iter()
+        .zip(resolution.profiles)
+        .map(|((record, identifiers), profile)| Assignment {
+            record,
+            profile,
+            identifiers,
+        })
+        .collect();
+    let mut distinct: Vec<_> = assignments.iter().map(|a| &a.profile).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let profiles = distinct.len() as u64;
-    store.replace_profiles(&assignments).context("failed to store profiles")?;
+    store
+        .replace_profiles(&assignments)
+        .context("failed to store profiles")?;
     Ok(ResolveReport {
         records: assignments.len() as u64,
         profiles,

@@ -39,18 +39,19 @@ CREATE TABLE record_head (
     PRIMARY KEY (source, record_key)
 ) WITHOUT ROWID;
 
--- Identifier values of each record version, for lookups by `kind:value`.
-CREATE TABLE record_identifier (
-    kind       TEXT    NOT NULL,
-    value      TEXT    NOT NULL,
-    record_id  INTEGER NOT NULL REFERENCES source_record (id),
-    valid      INTEGER NOT NULL
-);
-CREATE INDEX record_identifier_by_value ON record_identifier (kind, value);
-
--- The profile each resolved record version belongs to, replaced by every resolution run.
+-- Written by resolution, not by import: the profile each resolved record version belongs to,
+-- and the identifier values of resolved records for lookups by `kind:value`. Import only appends
+-- facts; keeping these indexes out of its path keeps it fast (random index inserts would dirty a
+-- page per row), and resolution rebuilds them in bulk.
 CREATE TABLE profile_member (
     record_id   INTEGER PRIMARY KEY REFERENCES source_record (id),
     profile_id  TEXT    NOT NULL
 );
 CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
+
+CREATE TABLE resolved_identifier (
+    kind       TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    record_id  INTEGER NOT NULL REFERENCES source_record (id)
+);
+CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);
