@@ -5,12 +5,13 @@
 //! directory is the demo's own: it refuses one holding a store it did not make, and replaces the
 //! one it made last time.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use tessera_model::{Attribute, IdKind};
+use tessera_model::{Attribute, IdKind, ProfileId};
 use tessera_store::{DATABASE_FILE, SqliteStore, Store};
 use tessera_synth::{CityConfig, generate};
 
@@ -112,27 +113,27 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     Ok(())
 }
 
-/// A SNILS that is on a profile with records from several sources, to show off a lookup.
+/// A SNILS on the profile with the most records, to show off a lookup.
 fn example_lookup(store: &dyn Store) -> anyhow::Result<Option<String>> {
-    let mut best: Option<(usize, String)> = None;
-    let mut seen = 0;
+    let mut sizes: HashMap<ProfileId, (usize, Option<String>)> = HashMap::new();
     store.scan_current(&mut |record| {
-        if seen > 5_000 || record.profile.is_none() {
+        let Some(profile) = record.profile else {
             return;
-        }
-        seen += 1;
+        };
+        let entry = sizes.entry(profile).or_default();
+        entry.0 += 1;
         for attribute in &record.attributes {
             if let Attribute::Identifier(id) = attribute
                 && id.kind == IdKind::Snils
                 && id.validity.is_valid()
             {
-                let candidate = format!("\"snils:{}\"", id.display_value());
-                let score = record.attributes.len();
-                if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                    best = Some((score, candidate));
-                }
+                entry.1 = Some(id.display_value());
             }
         }
     })?;
-    Ok(best.map(|(_, lookup)| lookup))
+    let best = sizes
+        .into_values()
+        .filter_map(|(size, snils)| snils.map(|s| (size, s)))
+        .max();
+    Ok(best.map(|(_, snils)| format!("\"snils:{snils}\"")))
 }
