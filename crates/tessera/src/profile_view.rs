@@ -85,9 +85,11 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
         Attribute::Sex(sex) => Some(format!("{sex:?}").to_lowercase()),
         Attribute::Citizenship(country) => Some(country.as_str().to_string()),
         Attribute::Identifier(id) => Some(identifier_text(id)),
-        Attribute::Address(address) => {
-            Some(format!("{:?}: {}", address.kind, address.text).to_lowercase())
-        }
+        Attribute::Address(address) => Some(format!(
+            "{}: {}",
+            format!("{:?}", address.kind).to_lowercase(),
+            address.text
+        )),
         Attribute::Employment(job) => {
             let mut parts = Vec::new();
             if let Some(inn) = &job.employer_inn {
