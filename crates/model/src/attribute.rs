@@ -226,5 +226,17 @@ mod tests {
         assert!(json.contains(r#""kind":"identifier""#), "{json}");
         let back: Vec<Attribute> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, attributes);
+        // Validity is written only when an identifier is invalid.
+        assert!(!json.contains("validity"), "{json}");
+        let invalid = vec![Attribute::Identifier(Identifier::parse(
+            IdKind::Snils,
+            "112-233-445 96",
+        ))];
+        let json = serde_json::to_string(&invalid).unwrap();
+        assert!(json.contains(r#""validity":{"status":"invalid","reason":"SNILS check number is 96, expected 95"}"#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<Vec<Attribute>>(&json).unwrap(),
+            invalid
+        );
     }
 }

@@ -84,9 +84,10 @@ impl IdKind {
 }
 
 /// Whether an identifier passed the checks defined for its kind.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum Validity {
+    #[default]
     Valid,
     Invalid(String),
 }
@@ -102,6 +103,8 @@ impl Validity {
 pub struct Identifier {
     pub kind: IdKind,
     pub value: String,
+    /// Omitted from the encoding when valid, the common case.
+    #[serde(default, skip_serializing_if = "Validity::is_valid")]
     pub validity: Validity,
 }
 

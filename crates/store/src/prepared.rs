@@ -32,4 +32,9 @@ impl PreparedRecord {
             content_hash,
         }
     }
+
+    /// The size of the encoded attributes, for callers that bound memory by bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.attributes_json.len() + self.key.as_str().len()
+    }
 }
