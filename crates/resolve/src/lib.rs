@@ -1,16 +1,32 @@
 //! Deciding which source records describe one person, and measuring how well it was decided.
 //!
-//! Today this is the first, deterministic resolver: records that share a valid strong identifier
-//! (SNILS, INN, OMS policy, passport, work patent) are one person, unless joining them would put
-//! two different valid values of one strong kind on one profile (a cannot-link). The
-//! probabilistic resolver (transliteration-aware comparison, Fellegi–Sunter scoring, coherent
-//! clustering) replaces it in a later change, behind the same [`resolve`] entry point.
+//! The pipeline, all in memory: facts are extracted from each record ([`RecordFacts`]: names as
+//! transliteration-proof skeletons, dates, identifiers, phones, employers, addresses); blocking
+//! picks candidate pairs by several bounded keys; each pair is compared into levels per field; a
+//! Fellegi–Sunter [`Model`] learned from the data (u from random pairs, m by EM, term-frequency
+//! adjusted names) weighs the levels; vetoes mark pairs that are different people whatever the
+//! weights; clustering merges the strongest links first and only while each profile stays
+//! coherent as a whole. [`evaluate`] scores profiles against a known truth.
 //!
-//! This crate does no IO, reads no clock and does not depend on input order: the same records in
-//! any order give the same profiles and the same profile ids.
+//! This crate does no IO and reads no clock, and its output does not depend on input order.
 
+mod batch;
+mod blocking;
+mod cluster;
+mod compare;
 mod evaluate;
-mod strong_ids;
+mod features;
+mod model;
+mod normalise;
 
+pub use batch::{LINK_THRESHOLD_BITS, Resolution, ResolveStats, resolve};
+pub use blocking::{BlockingStats, MAX_BLOCK};
+pub use cluster::ClusterStats;
+pub use compare::{Comparison, Field, compare};
 pub use evaluate::{Evaluation, evaluate};
-pub use strong_ids::{RecordFacts, Resolution, resolve};
+pub use features::RecordFacts;
+pub use model::{Model, PairScore, Veto, corroborated, veto};
+pub use normalise::{address_key, name_skeleton};
+
+#[cfg(test)]
+mod tests;

@@ -81,14 +81,7 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     }
     println!("imported in {:.1}s", import_started.elapsed().as_secs_f64());
 
-    let resolved = resolution::resolve_store(&store)?;
-    println!(
-        "resolved {} records into {} profiles ({} joins refused by cannot-links) [{:.1}s]",
-        count(resolved.records),
-        count(resolved.profiles),
-        count(resolved.refused_joins),
-        resolved.elapsed.as_secs_f64()
-    );
+    resolution::resolve_store(&store)?.print();
 
     let report = evaluation::against_truth(&store, &city.truth_path)?;
     println!(

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tessera_model::{Attribute, IdKind};
-use tessera_resolve::{RecordFacts, resolve};
+use tessera_resolve::{RecordFacts, ResolveStats, resolve};
 use tessera_store::{Assignment, RecordId, SqliteStore, Store};
 
 use crate::count;
@@ -13,20 +13,36 @@ use crate::count;
 pub(crate) struct ResolveReport {
     pub(crate) records: u64,
     pub(crate) profiles: u64,
-    pub(crate) refused_joins: u64,
+    pub(crate) stats: ResolveStats,
     pub(crate) elapsed: Duration,
+}
+
+impl ResolveReport {
+    pub(crate) fn print(&self) {
+        let s = &self.stats;
+        println!(
+            "resolved {} records into {} profiles [{:.1}s]\n  {} candidate pairs ({} blocks over {} records skipped), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
+            count(self.records),
+            count(self.profiles),
+            self.elapsed.as_secs_f64(),
+            count(s.blocking.candidate_pairs),
+            count(s.blocking.oversized_blocks),
+            tessera_resolve::MAX_BLOCK,
+            count(s.links),
+            count(s.vetoed_links),
+            count(s.uncorroborated_links),
+            count(s.clustering.merges),
+            count(s.clustering.attached_by_unique_name),
+            count(s.clustering.refused_strong_conflict),
+            count(s.clustering.refused_incoherent),
+        );
+    }
 }
 
 pub(crate) fn run(data_dir: &Path) -> anyhow::Result<ResolveReport> {
     let store = SqliteStore::open(data_dir).context("failed to open the store")?;
     let report = resolve_store(&store)?;
-    println!(
-        "resolved {} records into {} profiles ({} joins refused: they would have put two different valid identifiers of one kind on a profile) [{:.1}s]",
-        count(report.records),
-        count(report.profiles),
-        count(report.refused_joins),
-        report.elapsed.as_secs_f64()
-    );
+    report.print();
     Ok(report)
 }
 
@@ -51,7 +67,7 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
             records.push((record.id, identifiers));
         })
         .context("failed to read records")?;
-    let resolution = resolve(&facts);
+    let resolution = resolve(facts);
     let assignments: Vec<Assignment> = records
         .into_iter()
         .zip(resolution.profiles)
@@ -71,7 +87,7 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     Ok(ResolveReport {
         records: assignments.len() as u64,
         profiles,
-        refused_joins: resolution.refused_joins,
+        stats: resolution.stats,
         elapsed: started.elapsed(),
     })
 }

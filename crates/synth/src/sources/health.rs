@@ -19,12 +19,14 @@ use crate::person::{Person, Sex};
 
 pub(super) const FILE_NAME: &str = "health.csv";
 
-pub(super) const HEADER: &str = "id,surname,given_name,patronymic,birth_date,sex,oms_policy,snils,policy_date,special_category\n";
+pub(super) const HEADER: &str = "id,surname,given_name,patronymic,birth_date,sex,oms_policy,snils,phone,policy_date,special_category\n";
 
 /// Chance that a person holding an OMS policy is in this export.
 const COVERAGE: f64 = 0.92;
 /// Chance that a migrant's name is written with the national letters (Ҳ, Қ, Ў …).
 const NATIONAL_LETTERS: f64 = 0.25;
+/// The share of the insured whose own phone the insurer has on file.
+const HAS_PHONE: f64 = 0.7;
 
 pub(super) const MAPPING: &str = r#"# Health insurance fund: compulsory medical insurance (OMS) policies.
 # UTF-8 with a byte order mark; ISO dates; sex coded 1 (male) / 2 (female).
@@ -70,6 +72,10 @@ target = "id.oms"
 [[field]]
 column = "snils"
 target = "id.snils"
+
+[[field]]
+column = "phone"
+target = "id.phone"
 
 [[field]]
 column = "policy_date"
@@ -143,6 +149,16 @@ pub(super) fn render(person: &Person, rng: &mut impl Rng, out: &mut ChunkOutput)
         }
         _ => String::new(),
     };
+    // Insurers keep a contact phone for most of their insured.
+    let mut phone = String::new();
+    if let Some(number) = person
+        .phone
+        .as_deref()
+        .filter(|_| rng.random_bool(HAS_PHONE))
+    {
+        ids::write_phone(rng, number, &mut phone);
+        phone = corrupt::identifier(rng, phone);
+    }
     let mut policy_date = String::with_capacity(10);
     issued.write_iso(&mut policy_date);
 
@@ -157,6 +173,7 @@ pub(super) fn render(person: &Person, rng: &mut impl Rng, out: &mut ChunkOutput)
             sex,
             &oms,
             &snils,
+            &phone,
             &policy_date,
             person.diagnosis.unwrap_or_default(),
         ],

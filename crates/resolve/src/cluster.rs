@@ -1,0 +1,191 @@
+//! Clustering scored pairs into profiles without chaining strangers.
+//!
+//! Links above the threshold are taken strongest first. Two clusters merge only if the merged
+//! profile stays coherent as a whole: it would not hold two different valid values of one strong
+//! identifier kind, no pair of records across the two clusters is vetoed (clearly different given
+//! names, birth dates or sex), and the cross pairs' weights are, on average, not against the
+//! merge. So a family sharing a phone and an address, or a child's record carrying a parent's
+//! phone, does not pull two people into one profile through one weak link.
+
+use std::collections::{HashMap, HashSet};
+
+use tessera_model::IdKind;
+
+use crate::compare::compare;
+use crate::features::RecordFacts;
+use crate::model::Model;
+
+/// A scored link between two records: `(weight in bits, i, j)` with `i < j`.
+pub(crate) type Link = (f64, u32, u32);
+
+/// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
+/// evenly spread sample of this many members.
+const COHERENCE_SAMPLE: usize = 24;
+
+/// What clustering did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClusterStats {
+    pub links_considered: u64,
+    pub merges: u64,
+    /// Merges refused because the profile would hold two values of one strong identifier kind.
+    pub refused_strong_conflict: u64,
+    /// Merges refused because records across the two clusters contradict each other.
+    pub refused_incoherent: u64,
+    /// Profiles without a birth date attached by a name that exactly one dated profile carries.
+    pub attached_by_unique_name: u64,
+}
+
+struct Clusters {
+    parent: Vec<u32>,
+    members: Vec<Vec<u32>>,
+    strong: Vec<Vec<(IdKind, String)>>,
+    /// Whether any record of the cluster has a birth date.
+    dated: Vec<bool>,
+}
+
+enum Merge {
+    Done,
+    Already,
+    StrongConflict,
+    Incoherent,
+}
+
+/// The two name parts in a fixed order, so that swapped orders meet.
+fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
+    let (s, g) = (record.surname.as_deref()?, record.given.as_deref()?);
+    Some(if s <= g { (s, g) } else { (g, s) })
+}
+
+impl Clusters {
+    /// Merges the clusters of `i` and `j` if the result stays coherent; says what happened.
+    fn try_merge(&mut self, records: &[RecordFacts], model: &Model, i: u32, j: u32) -> Merge {
+        let (ra, rb) = (self.find(i), self.find(j));
+        if ra == rb {
+            return Merge::Already;
+        }
+        if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
+            return Merge::StrongConflict;
+        }
+        let (mut weight_sum, mut pairs) = (0.0, 0u32);
+        for a in sample(&self.members[ra as usize]) {
+            for b in sample(&self.members[rb as usize]) {
+                let (x, y) = (&records[a as usize], &records[b as usize]);
+                let comparison = compare(x, y);
+                if crate::model::veto(&comparison).is_some() {
+                    return Merge::Incoherent;
+                }
+                weight_sum += model.evidence(x, y, &comparison);
+                pairs += 1;
+            }
+        }
+        if weight_sum / f64::from(pairs.max(1)) < 0.0 {
+            return Merge::Incoherent;
+        }
+        // Merge the smaller cluster into the larger.
+        let (root, child) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        let moved = std::mem::take(&mut self.members[child as usize]);
+        self.members[root as usize].extend(moved);
+        let moved_ids = std::mem::take(&mut self.strong[child as usize]);
+        let root_ids = &mut self.strong[root as usize];
+        for id in moved_ids {
+            if !root_ids.contains(&id) {
+                root_ids.push(id);
+            }
+        }
+        self.dated[root as usize] |= self.dated[child as usize];
+        self.parent[child as usize] = root;
+        Merge::Done
+    }
+
+    fn find(&mut self, mut i: u32) -> u32 {
+        while self.parent[i as usize] != i {
+            let grandparent = self.parent[self.parent[i as usize] as usize];
+            self.parent[i as usize] = grandparent;
+            i = grandparent;
+        }
+        i
+    }
+}
+
+fn sample(members: &[u32]) -> impl Iterator<Item = u32> + '_ {
+    let step = members.len().div_ceil(COHERENCE_SAMPLE).max(1);
+    members.iter().step_by(step).copied()
+}
+
+fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
+    a.iter()
+        .any(|(kind, value)| b.iter().any(|(k, v)| k == kind && v != value))
+}
+
+/// Clusters records given their links `(weight, i, j)`, sorted strongest first: `links` are
+/// corroborated, `name_links` agree on names alone. Returns the cluster root of every record.
+///
+/// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
+/// employer's weekly reports) along a name-only link to a dated profile, but only when that dated
+/// profile is the one and only dated profile in the whole registry with that name, and the merge
+/// is coherent: a name that is unique among dated profiles identifies its person.
+pub(crate) fn cluster(
+    records: &[RecordFacts],
+    model: &Model,
+    links: &[Link],
+    name_links: &[Link],
+) -> (Vec<u32>, ClusterStats) {
+    let n = records.len();
+    let mut clusters = Clusters {
+        parent: (0..n as u32).collect(),
+        members: (0..n as u32).map(|i| vec![i]).collect(),
+        strong: records.iter().map(|r| r.strong_ids.clone()).collect(),
+        dated: records.iter().map(|r| r.birth.is_some()).collect(),
+    };
+    let mut stats = ClusterStats::default();
+    for &(_, i, j) in links {
+        stats.links_considered += 1;
+        match clusters.try_merge(records, model, i, j) {
+            Merge::Done => stats.merges += 1,
+            Merge::Already => {}
+            Merge::StrongConflict => stats.refused_strong_conflict += 1,
+            Merge::Incoherent => stats.refused_incoherent += 1,
+        }
+    }
+
+    // How many distinct dated profiles carry each name, over every record, not only candidates:
+    // blocking skips the pairs of common names, so links alone would undercount them.
+    let mut dated_profiles: HashMap<(&str, &str), HashSet<u32>> = HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        if let Some(key) = name_key(record) {
+            let root = clusters.find(i as u32);
+            if clusters.dated[root as usize] {
+                dated_profiles.entry(key).or_default().insert(root);
+            }
+        }
+    }
+    for &(_, i, j) in name_links {
+        let (ri, rj) = (clusters.find(i), clusters.find(j));
+        let (undated, dated) = match (clusters.dated[ri as usize], clusters.dated[rj as usize]) {
+            (false, true) => (i, rj),
+            (true, false) => (j, ri),
+            _ => continue,
+        };
+        let Some(key) = name_key(&records[undated as usize]) else {
+            continue;
+        };
+        let unique = dated_profiles
+            .get(&key)
+            .is_some_and(|roots| roots.len() == 1 && roots.contains(&dated));
+        if unique && matches!(clusters.try_merge(records, model, i, j), Merge::Done) {
+            stats.attached_by_unique_name += 1;
+            let root = clusters.find(i);
+            // The merged profile is dated now; keep the uniqueness table pointing at its root.
+            if let Some(roots) = dated_profiles.get_mut(&key) {
+                roots.clear();
+                roots.insert(root);
+            }
+        }
+    }
+    let roots = (0..n as u32).map(|i| clusters.find(i)).collect();
+    (roots, stats)
+}

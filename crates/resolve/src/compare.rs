@@ -1,0 +1,357 @@
+//! Comparing two records field by field into comparison levels.
+//!
+//! Each field compares into a small number of levels (exact, close, far, missing); the model
+//! turns levels into weights. A name from one field may have had its parts in either order, so
+//! names are compared both ways and the better reading is kept.
+
+use tessera_model::DatePrecision;
+
+use crate::features::RecordFacts;
+
+/// The fields compared, in the order of [`Comparison::levels`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Surname,
+    Given,
+    Patronymic,
+    BirthDate,
+    Sex,
+    Contact,
+    Employer,
+    Address,
+    StrongId,
+}
+
+impl Field {
+    pub const ALL: [Field; 9] = [
+        Field::Surname,
+        Field::Given,
+        Field::Patronymic,
+        Field::BirthDate,
+        Field::Sex,
+        Field::Contact,
+        Field::Employer,
+        Field::Address,
+        Field::StrongId,
+    ];
+    pub const COUNT: usize = Field::ALL.len();
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Surname => "surname",
+            Field::Given => "given name",
+            Field::Patronymic => "patronymic",
+            Field::BirthDate => "birth date",
+            Field::Sex => "sex",
+            Field::Contact => "phone, car plate or transport card",
+            Field::Employer => "employer",
+            Field::Address => "address",
+            Field::StrongId => "strong identifier",
+        }
+    }
+
+    /// The names of this field's levels; level 0 is always "missing" (no evidence).
+    pub fn level_names(self) -> &'static [&'static str] {
+        match self {
+            Field::Surname | Field::Given => &[
+                "missing",
+                "exact",
+                "close (JW ≥ 0.92)",
+                "similar (JW ≥ 0.80)",
+                "different",
+            ],
+            Field::Patronymic => &["missing", "exact", "close (JW ≥ 0.88)", "different"],
+            Field::BirthDate => &[
+                "missing",
+                "exact",
+                "near (day/month swap, one digit, or less precise)",
+                "same year",
+                "different",
+            ],
+            Field::Sex => &["missing", "same", "different"],
+            Field::Contact => &["missing", "shared", "one digit apart", "different"],
+            Field::Employer => &["missing", "shared", "different"],
+            Field::Address => &["missing", "exact", "close", "different"],
+            Field::StrongId => &[
+                "none in common",
+                "same valid value",
+                "different valid values",
+            ],
+        }
+    }
+
+    pub fn levels(self) -> usize {
+        self.level_names().len()
+    }
+}
+
+/// Level indices shared by name-like fields.
+pub(crate) const EXACT: u8 = 1;
+pub(crate) const MISSING: u8 = 0;
+
+/// The comparison of two records: one level per field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Comparison {
+    pub levels: [u8; Field::COUNT],
+    /// The name parts of the second record were compared in swapped order.
+    pub swapped_names: bool,
+}
+
+impl Comparison {
+    pub fn level(&self, field: Field) -> u8 {
+        self.levels[field as usize]
+    }
+
+    pub(crate) fn strong_conflict(&self) -> bool {
+        self.level(Field::StrongId) == 2
+    }
+
+    pub(crate) fn strong_agree(&self) -> bool {
+        self.level(Field::StrongId) == 1
+    }
+}
+
+fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
+    let (Some(a), Some(b)) = (a, b) else {
+        return MISSING;
+    };
+    if a == b {
+        return EXACT;
+    }
+    let similarity = strsim::jaro_winkler(a, b);
+    if similarity >= 0.92 {
+        2
+    } else if similarity >= 0.80 {
+        3
+    } else {
+        4
+    }
+}
+
+fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
+    let (Some(a), Some(b)) = (a, b) else {
+        return MISSING;
+    };
+    if a == b {
+        EXACT
+    } else if strsim::jaro_winkler(a, b) >= 0.88 {
+        2
+    } else {
+        3
+    }
+}
+
+/// Whether two numbers written with the same digit count differ in exactly one digit.
+fn one_digit_apart(a: u32, b: u32) -> bool {
+    let (sa, sb) = (format!("{a:02}"), format!("{b:02}"));
+    sa.len() == sb.len() && sa.bytes().zip(sb.bytes()).filter(|(x, y)| x != y).count() == 1
+}
+
+fn birth_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
+    let (Some(x), Some(y)) = (a.birth, b.birth) else {
+        return MISSING;
+    };
+    if x == y {
+        return if x.precision() == DatePrecision::Day {
+            EXACT
+        } else {
+            2
+        };
+    }
+    let (year_x, year_y) = (x.year_value(), y.year_value());
+    let full = |d: tessera_model::PartialDate| (d.month_value(), d.day_value());
+    match (full(x), full(y)) {
+        ((Some(mx), Some(dx)), (Some(my), Some(dy))) => {
+            let swapped = year_x == year_y && mx == dy && dx == my;
+            let same_year = year_x == year_y;
+            let one_typo = [
+                (year_x as u32, year_y as u32, mx == my && dx == dy),
+                (u32::from(mx), u32::from(my), year_x == year_y && dx == dy),
+                (u32::from(dx), u32::from(dy), year_x == year_y && mx == my),
+            ]
+            .iter()
+            .any(|(p, q, rest_equal)| *rest_equal && one_digit_apart(*p, *q));
+            if swapped || one_typo {
+                2
+            } else if same_year {
+                3
+            } else {
+                4
+            }
+        }
+        // One side less precise: compatible if the known parts agree.
+        ((mx, _), (my, _)) => {
+            let compatible = year_x == year_y && (mx.is_none() || my.is_none() || mx == my);
+            if compatible { 2 } else { 4 }
+        }
+    }
+}
+
+fn shared_level(a: &[String], b: &[String]) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        MISSING
+    } else if a.iter().any(|x| b.contains(x)) {
+        1
+    } else {
+        2
+    }
+}
+
+/// Contacts compare as shared, one digit apart (a typo in a phone or card number) or different.
+fn contact_level(a: &[String], b: &[String]) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return MISSING;
+    }
+    if a.iter().any(|x| b.contains(x)) {
+        return 1;
+    }
+    let one_apart = |x: &String, y: &String| {
+        x.len() == y.len() && x.bytes().zip(y.bytes()).filter(|(p, q)| p != q).count() == 1
+    };
+    if a.iter().any(|x| b.iter().any(|y| one_apart(x, y))) {
+        2
+    } else {
+        3
+    }
+}
+
+fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
+    let (Some(a), Some(b)) = (a, b) else {
+        return MISSING;
+    };
+    if a == b {
+        EXACT
+    } else if strsim::jaro_winkler(a, b) >= 0.93 {
+        2
+    } else {
+        3
+    }
+}
+
+fn strong_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
+    let mut agree = false;
+    for (kind, value) in &a.strong_ids {
+        for (other_kind, other_value) in &b.strong_ids {
+            if kind == other_kind {
+                if value == other_value {
+                    agree = true;
+                } else {
+                    return 2;
+                }
+            }
+        }
+    }
+    u8::from(agree)
+}
+
+/// Name levels are better when lower (exact = 1) except 0 = missing; this ranks a reading.
+fn name_badness(level: u8) -> u8 {
+    if level == MISSING { 3 } else { level }
+}
+
+/// Compares two records.
+pub fn compare(a: &RecordFacts, b: &RecordFacts) -> Comparison {
+    let straight = (
+        name_level(a.surname.as_deref(), b.surname.as_deref()),
+        name_level(a.given.as_deref(), b.given.as_deref()),
+    );
+    let swapped = (
+        name_level(a.surname.as_deref(), b.given.as_deref()),
+        name_level(a.given.as_deref(), b.surname.as_deref()),
+    );
+    let badness = |(s, g): (u8, u8)| name_badness(s) + name_badness(g);
+    let use_swapped = badness(swapped) + 1 < badness(straight);
+    let (surname, given) = if use_swapped { swapped } else { straight };
+    let mut levels = [0u8; Field::COUNT];
+    levels[Field::Surname as usize] = surname;
+    levels[Field::Given as usize] = given;
+    levels[Field::Patronymic as usize] =
+        patronymic_level(a.patronymic.as_deref(), b.patronymic.as_deref());
+    levels[Field::BirthDate as usize] = birth_level(a, b);
+    levels[Field::Sex as usize] = match (a.sex, b.sex) {
+        (Some(x), Some(y)) if x == y => 1,
+        (Some(_), Some(_)) => 2,
+        _ => MISSING,
+    };
+    levels[Field::Contact as usize] = contact_level(&a.contacts, &b.contacts);
+    levels[Field::Employer as usize] = shared_level(&a.employers, &b.employers);
+    levels[Field::Address as usize] = address_level(a.address.as_deref(), b.address.as_deref());
+    levels[Field::StrongId as usize] = strong_level(a, b);
+    Comparison {
+        levels,
+        swapped_names: use_swapped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_model::PartialDate;
+
+    fn person(surname: &str, given: &str, birth: Option<PartialDate>) -> RecordFacts {
+        let reference = tessera_model::RecordRef {
+            source: tessera_model::SourceId::new("test").unwrap(),
+            key: tessera_model::RecordKey::new("1").unwrap(),
+            version: 1,
+        };
+        let mut facts = RecordFacts::empty(reference);
+        facts.surname = Some(crate::name_skeleton(surname));
+        facts.given = Some(crate::name_skeleton(given));
+        facts.birth = birth;
+        facts
+    }
+
+    fn day(y: i32, m: u8, d: u8) -> Option<PartialDate> {
+        Some(PartialDate::day(y, m, d).unwrap())
+    }
+
+    #[test]
+    fn birth_dates_know_their_error_patterns() {
+        let level =
+            |a, b| compare(&person("x", "y", a), &person("x", "y", b)).level(Field::BirthDate);
+        assert_eq!(level(day(1990, 2, 28), day(1990, 2, 28)), 1);
+        assert_eq!(level(day(1990, 3, 4), day(1990, 4, 3)), 2, "day/month swap");
+        assert_eq!(level(day(1990, 3, 4), day(1990, 3, 7)), 2, "one digit");
+        assert_eq!(
+            level(day(1990, 3, 4), day(1991, 3, 4)),
+            2,
+            "one digit of the year"
+        );
+        assert_eq!(
+            level(day(1990, 3, 4), Some(PartialDate::year(1990).unwrap())),
+            2,
+            "less precise"
+        );
+        assert_eq!(level(day(1990, 3, 4), day(1990, 11, 25)), 3, "same year");
+        assert_eq!(level(day(1990, 3, 4), day(1985, 11, 25)), 4);
+        assert_eq!(level(day(1990, 3, 4), None), 0);
+    }
+
+    #[test]
+    fn names_compare_across_scripts_and_order() {
+        let c = compare(
+            &person("Хасанов", "Рустам", None),
+            &person("Rustam", "KHASANOV", None),
+        );
+        assert!(c.swapped_names);
+        assert_eq!((c.level(Field::Surname), c.level(Field::Given)), (1, 1));
+        let twins = compare(
+            &person("Иванов", "Иван", None),
+            &person("Иванов", "Илья", None),
+        );
+        assert_eq!(
+            (twins.level(Field::Surname), twins.level(Field::Given)),
+            (1, 4)
+        );
+        let typo = compare(
+            &person("Кузнецова", "Анна", None),
+            &person("Кузнецова", "Ана", None),
+        );
+        assert_eq!(typo.level(Field::Given), 1, "doubled letters collapse");
+        let typo = compare(
+            &person("Кузнецова", "Анна", None),
+            &person("Кузнецвоа", "Анна", None),
+        );
+        assert!(matches!(typo.level(Field::Surname), 2 | 3));
+    }
+}

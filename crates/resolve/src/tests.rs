@@ -1,0 +1,299 @@
+//! Hard cases the resolver must get right, each in a background population large enough for the
+//! model to learn from: twins and namesakes stay apart, transliteration variants, swapped name
+//! order, day/month swaps and married names come together, two valid SNILS never merge, and the
+//! outcome does not depend on input order.
+
+use tessera_model::{
+    Address, AddressKind, Attribute, IdKind, Identifier, PartialDate, PersonName, RecordKey,
+    RecordRef, Sex, SourceId, snils_check_number,
+};
+use tessera_translit::{Standard, to_latin};
+
+use crate::{RecordFacts, resolve};
+
+const SURNAMES: [&str; 12] = [
+    "Смирнов",
+    "Волков",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Орлов",
+    "Зайцев",
+    "Фролов",
+    "Белов",
+    "Громов",
+];
+const GIVEN: [&str; 10] = [
+    "Андрей",
+    "Борис",
+    "Виктор",
+    "Глеб",
+    "Денис",
+    "Егор",
+    "Илья",
+    "Кирилл",
+    "Лев",
+    "Максим",
+];
+const PATRONYMICS: [&str; 6] = [
+    "Андреевич",
+    "Борисович",
+    "Викторович",
+    "Глебович",
+    "Денисович",
+    "Егорович",
+];
+
+fn snils(n: u32) -> String {
+    let first_nine = format!("{:09}", 2_000_000 + n);
+    let digits: Vec<u8> = first_nine.bytes().map(|b| b - b'0').collect();
+    let check = snils_check_number(&digits.try_into().expect("nine digits"));
+    format!("{first_nine}{check:02}")
+}
+
+struct Builder {
+    records: Vec<RecordFacts>,
+}
+
+impl Builder {
+    fn add(
+        &mut self,
+        source: &str,
+        name: PersonName,
+        birth: Option<PartialDate>,
+        extra: Vec<Attribute>,
+    ) -> usize {
+        let reference = RecordRef {
+            source: SourceId::new(source).unwrap(),
+            key: RecordKey::new(&format!("{}", self.records.len())).unwrap(),
+            version: 1,
+        };
+        let mut attributes = vec![Attribute::Name(name)];
+        attributes.extend(birth.map(Attribute::BirthDate));
+        attributes.extend(extra);
+        self.records
+            .push(RecordFacts::from_attributes(reference, &attributes));
+        self.records.len() - 1
+    }
+
+    /// A background of distinct persons, each with a Cyrillic health record (SNILS) and a Latin
+    /// migration-style record (phone), so that the model has true and false pairs to learn from.
+    fn population(persons: u32) -> Builder {
+        let mut builder = Builder {
+            records: Vec::new(),
+        };
+        for p in 0..persons {
+            let surname = SURNAMES[(p % 12) as usize];
+            let given = GIVEN[((p / 12) % 10) as usize];
+            let patronymic = PATRONYMICS[((p / 120) % 6) as usize];
+            let birth = PartialDate::day(
+                1950 + (p % 50) as i32,
+                (1 + p % 12) as u8,
+                (1 + (p * 7) % 28) as u8,
+            )
+            .ok();
+            let phone =
+                Attribute::Identifier(Identifier::parse(IdKind::Phone, &format!("+7916{:07}", p)));
+            let name = PersonName::from_parts(Some(surname), Some(given), Some(patronymic));
+            builder.add(
+                "health",
+                name,
+                birth,
+                vec![Attribute::Identifier(Identifier::parse(
+                    IdKind::Snils,
+                    &snils(p),
+                ))],
+            );
+            let latin = |t: &str| to_latin(t, Standard::Icao9303).to_uppercase();
+            let name = PersonName::from_parts(Some(&latin(surname)), Some(&latin(given)), None);
+            builder.add("migration", name, birth, vec![phone]);
+        }
+        builder
+    }
+
+    fn same(&self, profiles: &[tessera_model::ProfileId], a: usize, b: usize) -> bool {
+        profiles[a] == profiles[b]
+    }
+}
+
+fn name(surname: &str, given: &str, patronymic: Option<&str>) -> PersonName {
+    PersonName::from_parts(Some(surname), Some(given), patronymic)
+}
+
+fn date(y: i32, m: u8, d: u8) -> Option<PartialDate> {
+    PartialDate::day(y, m, d).ok()
+}
+
+fn address(text: &str) -> Attribute {
+    Attribute::Address(Address {
+        kind: AddressKind::Registered,
+        text: text.into(),
+    })
+}
+
+fn id(kind: IdKind, value: &str) -> Attribute {
+    Attribute::Identifier(Identifier::parse(kind, value))
+}
+
+#[test]
+fn the_background_population_resolves_into_its_persons() {
+    let builder = Builder::population(600);
+    let profiles = resolve(builder.records.clone()).profiles;
+    let truth: Vec<usize> = (0..builder.records.len()).map(|i| i / 2).collect();
+    let evaluation = crate::evaluate(profiles.iter().zip(truth));
+    assert_eq!(evaluation.over_merged_profiles, 0, "{evaluation:?}");
+    assert!(evaluation.f1 > 0.99, "{evaluation:?}");
+}
+
+#[test]
+fn twins_and_namesakes_stay_apart() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, ул. Ленина, д. 5, кв. 7");
+    let phone = id(IdKind::Phone, "+79160000001");
+    // Twins: same surname, birth date, address and phone; different given names.
+    let twin_a = b.add(
+        "school",
+        name("Ткаченко", "Павел", Some("Олегович")),
+        date(2012, 5, 6),
+        vec![home.clone(), phone.clone()],
+    );
+    let twin_b = b.add(
+        "school",
+        name("Ткаченко", "Пётр", Some("Олегович")),
+        date(2012, 5, 6),
+        vec![home.clone(), phone.clone()],
+    );
+    // Namesakes: the same full name, different birth dates.
+    let namesake_a = b.add(
+        "tax",
+        name("Ткаченко", "Олег", Some("Иванович")),
+        date(1970, 1, 2),
+        vec![home.clone()],
+    );
+    let namesake_b = b.add(
+        "tax",
+        name("Ткаченко", "Олег", Some("Иванович")),
+        date(1985, 9, 30),
+        vec![],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(!b.same(&profiles, twin_a, twin_b), "twins merged");
+    assert!(
+        !b.same(&profiles, namesake_a, namesake_b),
+        "namesakes merged"
+    );
+}
+
+#[test]
+fn spelling_variants_swaps_and_married_names_come_together() {
+    let mut b = Builder::population(600);
+    let cyrillic = b.add(
+        "tax",
+        name("Ҳасанов", "Рустам", Some("Акбарович")),
+        date(1988, 3, 4),
+        vec![id(IdKind::Phone, "+79160001111")],
+    );
+    let latin = b.add(
+        "migration",
+        name("KHASANOV", "RUSTAM", None),
+        date(1988, 4, 3),
+        vec![id(IdKind::Phone, "+79160001111")],
+    );
+    let uzbek = b.add(
+        "migration",
+        name("Rustam", "Xasanov", None),
+        date(1988, 3, 4),
+        vec![],
+    );
+    // A married name: the same SNILS and birth date under a new surname.
+    let maiden = b.add(
+        "health",
+        name("Кравец", "Алина", Some("Сергеевна")),
+        date(1991, 7, 8),
+        vec![id(IdKind::Snils, &snils(900_001))],
+    );
+    let married = b.add(
+        "tax",
+        name("Воронова", "Алина", Some("Сергеевна")),
+        date(1991, 7, 8),
+        vec![id(IdKind::Snils, &snils(900_001))],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(
+        b.same(&profiles, cyrillic, latin),
+        "transliteration with a day/month swap"
+    );
+    assert!(
+        b.same(&profiles, cyrillic, uzbek),
+        "Uzbek spelling in swapped order"
+    );
+    assert!(
+        b.same(&profiles, maiden, married),
+        "married name with the same SNILS"
+    );
+}
+
+#[test]
+fn two_different_valid_snils_never_merge() {
+    let mut b = Builder::population(300);
+    let a = b.add(
+        "health",
+        name("Лисицын", "Артём", Some("Павлович")),
+        date(1979, 2, 3),
+        vec![id(IdKind::Snils, &snils(800_001))],
+    );
+    let c = b.add(
+        "tax",
+        name("Лисицын", "Артём", Some("Павлович")),
+        date(1979, 2, 3),
+        vec![id(IdKind::Snils, &snils(800_002))],
+    );
+    let resolution = resolve(b.records.clone());
+    assert!(!b.same(&resolution.profiles, a, c));
+}
+
+#[test]
+fn a_typo_that_breaks_the_checksum_is_not_evidence_but_the_rest_still_links() {
+    let mut b = Builder::population(300);
+    let good = snils(700_001);
+    let mut typo = good.clone();
+    typo.replace_range(3..4, if &good[3..4] == "1" { "2" } else { "1" });
+    let a = b.add(
+        "health",
+        name("Гусев", "Тимур", Some("Ильич")),
+        date(1966, 6, 6),
+        vec![id(IdKind::Snils, &good), address("Тверская 1-1")],
+    );
+    let c = b.add(
+        "tax",
+        name("Гусев", "Тимур", Some("Ильич")),
+        date(1966, 6, 6),
+        vec![id(IdKind::Snils, &typo), address("Тверская 1-1")],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(b.same(&profiles, a, c));
+}
+
+#[test]
+fn profiles_do_not_depend_on_input_order() {
+    let b = Builder::population(300);
+    let forward = resolve(b.records.clone()).profiles;
+    let mut reversed = b.records.clone();
+    reversed.reverse();
+    let mut backward = resolve(reversed).profiles;
+    backward.reverse();
+    assert_eq!(forward, backward);
+}
+
+#[test]
+fn sex_is_part_of_the_facts() {
+    let reference = RecordRef {
+        source: SourceId::new("x").unwrap(),
+        key: RecordKey::new("1").unwrap(),
+        version: 1,
+    };
+    let facts = RecordFacts::from_attributes(reference, &[Attribute::Sex(Sex::Female)]);
+    assert_eq!(facts.sex, Some(Sex::Female));
+}
