@@ -154,6 +154,9 @@ impl Converter<'_> {
                     }
                     EmploymentPart::EmployerName => set_once(&mut employment.employer_name, value),
                     EmploymentPart::Position => set_once(&mut employment.position, value),
+                    EmploymentPart::PersonnelNumber => {
+                        set_once(&mut employment.personnel_number, value)
+                    }
                     EmploymentPart::From => {
                         parse_date(&value, &field.formats).map(|d| employment.from = Some(d))
                     }

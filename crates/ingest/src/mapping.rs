@@ -122,6 +122,7 @@ pub(crate) enum EmploymentPart {
     EmployerInn,
     EmployerName,
     Position,
+    PersonnelNumber,
     From,
     To,
 }
@@ -192,6 +193,7 @@ impl Target {
             "employment.employer_inn" => Target::Employment(EmploymentPart::EmployerInn),
             "employment.employer_name" => Target::Employment(EmploymentPart::EmployerName),
             "employment.position" => Target::Employment(EmploymentPart::Position),
+            "employment.personnel_number" => Target::Employment(EmploymentPart::PersonnelNumber),
             "employment.from" => Target::Employment(EmploymentPart::From),
             "employment.to" => Target::Employment(EmploymentPart::To),
             "education.institution" => Target::Education(EducationPart::Institution),

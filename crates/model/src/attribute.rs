@@ -62,6 +62,9 @@ pub struct Employment {
     pub employer_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub position: Option<String>,
+    /// The employer's own number for the employee (табельный номер): unique within the employer.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub personnel_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub from: Option<PartialDate>,
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -3,9 +3,11 @@
 //! Every record gets several keys (a shared valid strong identifier; surname with birth year;
 //! given name with birth date; the two name parts in either order; a shared contact; employer with
 //! name; address with surname; a short phonetic prefix with birth date). Records sharing a key are
-//! candidates. A key held by more than [`MAX_BLOCK`] records (a common name, a busy phone) yields
-//! no pairs: other keys still bring its true matches together, and the candidate count stays
-//! bounded whatever the data.
+//! candidates. A key held by more than [`MAX_BLOCK`] records (a common name; one person's phone
+//! on fifty weekly reports) is not compared all-to-all: each of its records is paired with the
+//! block's first [`HUB_SIZE`] records only, so the candidate count grows linearly with the block,
+//! a common name cannot explode it, and a key that repeats because one person repeats (their
+//! reports) still joins every copy to a shared hub.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -16,10 +18,14 @@ use crate::features::RecordFacts;
 /// The largest block whose pairs are all compared.
 pub const MAX_BLOCK: usize = 64;
 
+/// How many records of an oversized block every other record of it is compared with.
+pub const HUB_SIZE: usize = 16;
+
 /// What blocking produced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockingStats {
     pub keys: u64,
+    /// Blocks over [`MAX_BLOCK`], compared only against their first [`HUB_SIZE`] records.
     pub oversized_blocks: u64,
     pub candidate_pairs: u64,
 }
@@ -59,6 +65,9 @@ fn keys_of(record: &RecordFacts) -> Vec<u64> {
     for contact in &record.contacts {
         keys.push(key((4u8, contact)));
     }
+    for staff_number in &record.staff_numbers {
+        keys.push(key((8u8, staff_number)));
+    }
     if let (Some(address), Some(s)) = (record.address.as_deref(), surname) {
         keys.push(key((6u8, address, s)));
     }
@@ -80,11 +89,13 @@ pub fn candidate_pairs(records: &[RecordFacts]) -> (Vec<(u32, u32)>, BlockingSta
     };
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for block in entries.chunk_by(|a, b| a.0 == b.0) {
-        if block.len() > MAX_BLOCK {
+        let hub = if block.len() > MAX_BLOCK {
             stats.oversized_blocks += 1;
-            continue;
-        }
-        for (x, a) in block.iter().enumerate() {
+            HUB_SIZE
+        } else {
+            block.len()
+        };
+        for (x, a) in block[..hub].iter().enumerate() {
             for b in &block[x + 1..] {
                 pairs.push((a.1.min(b.1), a.1.max(b.1)));
             }

@@ -70,7 +70,13 @@ impl Field {
             ],
             Field::Sex => &["missing", "same", "different"],
             Field::Contact => &["missing", "shared", "one digit apart", "different"],
-            Field::Employer => &["missing", "shared", "different"],
+            Field::Employer => &[
+                "missing",
+                "same employer, same personnel number",
+                "same employer",
+                "different",
+                "same employer, different personnel numbers",
+            ],
             Field::Address => &["missing", "exact", "close", "different"],
             Field::StrongId => &[
                 "none in common",
@@ -187,14 +193,30 @@ fn birth_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
     }
 }
 
-fn shared_level(a: &[String], b: &[String]) -> u8 {
-    if a.is_empty() || b.is_empty() {
-        MISSING
-    } else if a.iter().any(|x| b.contains(x)) {
-        1
-    } else {
-        2
+/// A personnel number identifies an employee within one employer, so at a shared employer it
+/// decides: the same number is one person, different numbers are two (namesakes at one employer).
+fn employer_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
+    if a.employers.is_empty() || b.employers.is_empty() {
+        return MISSING;
     }
+    if a.staff_numbers.iter().any(|x| b.staff_numbers.contains(x)) {
+        return 1;
+    }
+    let shared: Vec<&String> = a
+        .employers
+        .iter()
+        .filter(|e| b.employers.contains(e))
+        .collect();
+    if shared.is_empty() {
+        return 3;
+    }
+    let numbered = |staff: &[String], employer: &str| {
+        staff.iter().any(|s| s.split('#').next() == Some(employer))
+    };
+    let both_numbered = shared
+        .iter()
+        .any(|e| numbered(&a.staff_numbers, e) && numbered(&b.staff_numbers, e));
+    if both_numbered { 4 } else { 2 }
 }
 
 /// Contacts compare as shared, one digit apart (a typo in a phone or card number) or different.
@@ -274,7 +296,7 @@ pub fn compare(a: &RecordFacts, b: &RecordFacts) -> Comparison {
         _ => MISSING,
     };
     levels[Field::Contact as usize] = contact_level(&a.contacts, &b.contacts);
-    levels[Field::Employer as usize] = shared_level(&a.employers, &b.employers);
+    levels[Field::Employer as usize] = employer_level(a, b);
     levels[Field::Address as usize] = address_level(a.address.as_deref(), b.address.as_deref());
     levels[Field::StrongId as usize] = strong_level(a, b);
     Comparison {

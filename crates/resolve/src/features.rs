@@ -2,7 +2,7 @@
 //!
 //! Built once per record from its attributes: name parts as skeletons (see `normalise`), birth
 //! date, sex, valid strong identifiers, the record's own valid contacts (phones, car plates,
-//! transport cards), employers and an address key. Invalid identifiers and relations (a parent's phone on a child's school record) are left
+//! transport cards), employers (with the employee's personnel number there) and an address key. Invalid identifiers and relations (a parent's phone on a child's school record) are left
 //! out on purpose: they are not evidence about this person.
 
 use tessera_model::{Attribute, IdKind, PartialDate, RecordRef, Sex};
@@ -26,6 +26,8 @@ pub struct RecordFacts {
     /// Phones, car plates and transport cards: contacts often shared within a family.
     pub(crate) contacts: Vec<String>,
     pub(crate) employers: Vec<String>,
+    /// `employer INN#personnel number`: one employee of one employer.
+    pub(crate) staff_numbers: Vec<String>,
     pub(crate) address: Option<String>,
 }
 
@@ -67,6 +69,14 @@ impl RecordFacts {
                 Attribute::Employment(job) => {
                     if let Some(inn) = job.employer_inn.as_ref().filter(|i| i.validity.is_valid()) {
                         facts.employers.push(inn.value.clone());
+                        if let Some(number) = job
+                            .personnel_number
+                            .as_deref()
+                            .map(str::trim)
+                            .filter(|n| !n.is_empty())
+                        {
+                            facts.staff_numbers.push(format!("{}#{number}", inn.value));
+                        }
                     }
                 }
                 Attribute::Address(address) if facts.address.is_none() => {
@@ -81,6 +91,8 @@ impl RecordFacts {
         facts.contacts.dedup();
         facts.employers.sort();
         facts.employers.dedup();
+        facts.staff_numbers.sort();
+        facts.staff_numbers.dedup();
         facts
     }
 
@@ -96,6 +108,7 @@ impl RecordFacts {
             strong_ids: Vec::new(),
             contacts: Vec::new(),
             employers: Vec::new(),
+            staff_numbers: Vec::new(),
             address: None,
         }
     }

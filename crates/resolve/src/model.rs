@@ -30,6 +30,7 @@ pub enum Veto {
     IdentifierCollision,
     GivenNamesDiffer,
     PatronymicsDiffer,
+    PersonnelNumbersDiffer,
     BirthDatesDiffer,
     SexDiffers,
 }
@@ -43,6 +44,7 @@ impl Veto {
             }
             Veto::GivenNamesDiffer => "given names clearly differ and no identifier is shared",
             Veto::PatronymicsDiffer => "patronymics clearly differ and no identifier is shared",
+            Veto::PersonnelNumbersDiffer => "one employer gives them different personnel numbers",
             Veto::BirthDatesDiffer => "birth dates clearly differ and no identifier is shared",
             Veto::SexDiffers => "sex differs and no identifier is shared",
         }
@@ -59,12 +61,14 @@ pub struct PairScore {
 }
 
 /// Whether a pair agrees on something other than names and employer: a valid strong identifier,
-/// a birth date (exact or near), a contact (phone, plate, card; or one digit apart), or an address. Namesakes are common, often at one
+/// a birth date (exact or near), a contact (phone, plate, card; or one digit apart), a personnel
+/// number at the same employer, or an address. Namesakes are common, often at one
 /// employer, so a name alone never links two records, however rare it is.
 pub fn corroborated(comparison: &Comparison) -> bool {
     comparison.strong_agree()
         || matches!(comparison.level(Field::BirthDate), 1 | 2)
         || matches!(comparison.level(Field::Contact), 1 | 2)
+        || comparison.level(Field::Employer) == 1
         || matches!(comparison.level(Field::Address), 1 | 2)
 }
 
@@ -115,7 +119,7 @@ fn initial_m() -> [[f64; MAX_LEVELS]; Field::COUNT] {
             Field::BirthDate => &[0.0, 0.85, 0.1, 0.03, 0.02],
             Field::Sex => &[0.0, 0.98, 0.02],
             Field::Contact => &[0.0, 0.7, 0.05, 0.25],
-            Field::Employer => &[0.0, 0.8, 0.2],
+            Field::Employer => &[0.0, 0.6, 0.2, 0.19, 0.01],
             Field::Address => &[0.0, 0.6, 0.2, 0.2],
             Field::StrongId => &[0.0, 0.99, 0.01],
         };
@@ -306,6 +310,8 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
         Some(Veto::GivenNamesDiffer)
     } else if comparison.level(Field::Patronymic) == 3 {
         Some(Veto::PatronymicsDiffer)
+    } else if comparison.level(Field::Employer) == 4 {
+        Some(Veto::PersonnelNumbersDiffer)
     } else if birth_differs {
         Some(Veto::BirthDatesDiffer)
     } else if comparison.level(Field::Sex) == 2 {

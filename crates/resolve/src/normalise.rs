@@ -109,8 +109,12 @@ fn skeleton_word(word: &str, out: &mut String) {
 
 /// The skeleton of a name (or any words): see the module comment.
 pub fn name_skeleton(text: &str) -> String {
-    let folded =
-        tessera_translit::fold_central_asian(&text.nfkc().collect::<String>().to_lowercase());
+    let mut lower = text.nfkc().collect::<String>().to_lowercase();
+    // Uzbek Latin writes Ў as O' (with any of several apostrophes); clerks write it as У.
+    for apostrophe in ['\'', '‘', '’', 'ʻ', 'ʼ', '`'] {
+        lower = lower.replace(&format!("o{apostrophe}"), "u");
+    }
+    let folded = tessera_translit::fold_central_asian(&lower);
     let mut latin = String::with_capacity(folded.len() + 4);
     for c in folded.chars() {
         if let Some(letters) = skeleton_letter(c) {
@@ -200,6 +204,8 @@ mod tests {
         same(&["Дмитрий", "Dmitrii", "Dmitriy", "Dmitrij"]);
         same(&["Ғайрат", "G'ayrat", "Gayrat", "Гайрат"]);
         same(&["Қодиров", "Qodirov", "Kodirov", "Кодиров"]);
+        same(&["Йўлдошев", "Yo'ldoshev", "Йулдошев", "Yoʻldoshev"]);
+        same(&["Ўлмас", "O'lmas", "Улмас"]);
         same(&["Ҷамшед", "Jamshed", "Джамшед", "Dzhamshed"]);
         same(&["Жуков", "Zhukov", "ZHUKOV", "Jukov"]);
     }

@@ -504,6 +504,7 @@ fn mappings_name_only_existing_columns_and_documented_targets() {
         "employment.employer_inn",
         "employment.employer_name",
         "employment.position",
+        "employment.personnel_number",
         "employment.from",
         "employment.to",
         "education.institution",

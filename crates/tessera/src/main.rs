@@ -6,6 +6,7 @@
 
 mod demo;
 mod evaluation;
+mod explain;
 mod import;
 mod links;
 mod profile_view;
@@ -82,6 +83,14 @@ enum Command {
         /// passport_foreign, work_patent, phone, car_plate, transport_card or other.
         target: String,
     },
+    /// Explain the evidence, in bits, for two records being one person (`tax/7701 health/55`),
+    /// or what ties together the records of a profile (`p-…`).
+    Explain {
+        /// A profile id, or the first record as source/key.
+        first: String,
+        /// The second record as source/key.
+        second: Option<String>,
+    },
     /// Score the current profiles against a truth file (CSV: source,record_id,person_id).
     Eval {
         #[arg(long)]
@@ -104,6 +113,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resolve => resolution::run(&cli.data_dir).map(|_| ()),
         Command::Links { out } => links::run(&cli.data_dir, &out),
         Command::Profile { target } => profile_view::run(&cli.data_dir, &target),
+        Command::Explain { first, second } => {
+            explain::run(&cli.data_dir, &first, second.as_deref())
+        }
         Command::Eval { truth } => evaluation::run(&cli.data_dir, &truth),
         Command::Demo { persons, seed } => demo::run(&cli.data_dir, persons, seed),
     }

@@ -97,6 +97,11 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
             }
             parts.extend(job.employer_name.clone());
             parts.extend(job.position.clone());
+            parts.extend(
+                job.personnel_number
+                    .as_ref()
+                    .map(|n| format!("personnel no. {n}")),
+            );
             if job.from.is_some() || job.to.is_some() {
                 let show = |d: &Option<tessera_model::PartialDate>| {
                     d.map(|d| d.to_string()).unwrap_or_else(|| "…".into())

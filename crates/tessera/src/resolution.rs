@@ -21,7 +21,7 @@ impl ResolveReport {
     pub(crate) fn print(&self) {
         let s = &self.stats;
         println!(
-            "resolved {} records into {} profiles [{:.1}s]\n  {} candidate pairs ({} blocks over {} records skipped), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
+            "resolved {} records into {} profiles [{:.1}s]\n  {} candidate pairs ({} blocks over {} records compared against a hub), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
             count(self.records),
             count(self.profiles),
             self.elapsed.as_secs_f64(),

@@ -71,6 +71,65 @@ fn the_demo_imports_every_source_resolves_and_scores() {
     assert_eq!(scores(&output), scores(&again));
 }
 
+fn tessera(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn explain_shows_the_evidence_of_a_profile_and_of_a_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("demo");
+    demo(&data_dir, "600", "3");
+    // A profile with records from two sources.
+    let links = tessera(&data_dir, &["links", "--out", "-"]);
+    let mut by_profile: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for line in links.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        by_profile
+            .entry(fields[2].to_string())
+            .or_default()
+            .push(format!("{}/{}", fields[0], fields[1]));
+    }
+    let (profile, records) = by_profile
+        .iter()
+        .find(|(_, records)| {
+            records.len() == 2 && records[0].split('/').next() != records[1].split('/').next()
+        })
+        .expect("a profile with two records from two sources");
+
+    let explained = tessera(&data_dir, &["explain", profile]);
+    assert!(
+        explained.starts_with(&format!("profile {profile}: 2 records")),
+        "{explained}"
+    );
+    assert!(explained.contains("strongest tie:"), "{explained}");
+
+    let pair = tessera(&data_dir, &["explain", &records[0], &records[1]]);
+    assert!(pair.contains("prior: two random records are one"), "{pair}");
+    for field in ["surname", "given name", "birth date", "strong identifier"] {
+        assert!(pair.contains(field), "{field} missing: {pair}");
+    }
+    assert!(
+        pair.contains("decision: linked"),
+        "two records alone on one profile are linked directly: {pair}"
+    );
+    assert!(
+        pair.contains(&format!("both are on profile {profile}")),
+        "{pair}"
+    );
+}
+
 #[test]
 fn the_demo_refuses_a_store_it_did_not_make() {
     let dir = tempfile::tempdir().unwrap();

@@ -59,6 +59,10 @@ column = "employer_inn"
 target = "employment.employer_inn"
 
 [[field]]
+column = "tab_no"
+target = "employment.personnel_number"
+
+[[field]]
 column = "employer_name"
 target = "employment.employer_name"
 
