@@ -117,6 +117,11 @@ impl Comparison {
     }
 }
 
+/// Jaro–Winkler similarity of two skeletons (ASCII, so bytes are letters), bit-parallel.
+fn jaro_winkler(a: &str, b: &str) -> f64 {
+    rapidfuzz::distance::jaro_winkler::similarity(a.bytes(), b.bytes())
+}
+
 fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
     let (Some(a), Some(b)) = (a, b) else {
         return MISSING;
@@ -124,7 +129,7 @@ fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
     if a == b {
         return EXACT;
     }
-    let similarity = strsim::jaro_winkler(a, b);
+    let similarity = jaro_winkler(a, b);
     if similarity >= 0.92 {
         2
     } else if similarity >= 0.80 {
@@ -140,7 +145,7 @@ fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
     };
     if a == b {
         EXACT
-    } else if strsim::jaro_winkler(a, b) >= 0.88 {
+    } else if jaro_winkler(a, b) >= 0.88 {
         2
     } else {
         3
@@ -243,7 +248,7 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     };
     if a == b {
         EXACT
-    } else if strsim::jaro_winkler(a, b) >= 0.93 {
+    } else if jaro_winkler(a, b) >= 0.93 {
         2
     } else {
         3

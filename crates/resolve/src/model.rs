@@ -12,8 +12,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-
 use crate::compare::{Comparison, EXACT, Field, MISSING};
 use crate::features::RecordFacts;
 
@@ -84,6 +82,8 @@ pub struct Model {
     /// assumption that blocking keeps (nearly) every true match.
     pub prior_all_pairs: f64,
     pub em_iterations: u32,
+    /// `log2(m / u)` per field and level; 0 for "missing".
+    weights: [[f64; MAX_LEVELS]; Field::COUNT],
     surname_tf: HashMap<String, f64>,
     given_tf: HashMap<String, f64>,
 }
@@ -152,52 +152,33 @@ impl Model {
             prior: 0.1,
             prior_all_pairs: 0.1,
             em_iterations: 0,
+            weights: [[0.0; MAX_LEVELS]; Field::COUNT],
             surname_tf: term_frequencies(records.iter().filter_map(|r| r.surname.as_deref())),
             given_tf: term_frequencies(records.iter().filter_map(|r| r.given.as_deref())),
         };
+        model.refresh_weights();
+        // EM runs over the distinct comparison vectors and their counts: there are thousands of
+        // them, not millions, and every pair with the same vector gets the same probability.
+        let mut patterns: HashMap<[u8; Field::COUNT], f64> = HashMap::new();
+        for comparison in comparisons {
+            *patterns.entry(comparison.levels).or_default() += 1.0;
+        }
+        let patterns: Vec<([u8; Field::COUNT], f64)> = patterns.into_iter().collect();
         for _ in 0..MAX_EM_ITERATIONS {
-            let (sums, totals, probability_sum) = comparisons
-                .par_iter()
-                .fold(
-                    || {
-                        (
-                            [[0.0f64; MAX_LEVELS]; Field::COUNT],
-                            [0.0f64; Field::COUNT],
-                            0.0f64,
-                        )
-                    },
-                    |(mut sums, mut totals, mut p_sum), comparison| {
-                        let p = model.match_probability(comparison);
-                        for field in Field::ALL {
-                            let level = comparison.level(field);
-                            if level != MISSING {
-                                sums[field as usize][level as usize] += p;
-                                totals[field as usize] += p;
-                            }
-                        }
-                        p_sum += p;
-                        (sums, totals, p_sum)
-                    },
-                )
-                .reduce(
-                    || {
-                        (
-                            [[0.0f64; MAX_LEVELS]; Field::COUNT],
-                            [0.0f64; Field::COUNT],
-                            0.0f64,
-                        )
-                    },
-                    |mut a, b| {
-                        for f in 0..Field::COUNT {
-                            for l in 0..MAX_LEVELS {
-                                a.0[f][l] += b.0[f][l];
-                            }
-                            a.1[f] += b.1[f];
-                        }
-                        a.2 += b.2;
-                        a
-                    },
-                );
+            let mut sums = [[0.0f64; MAX_LEVELS]; Field::COUNT];
+            let mut totals = [0.0f64; Field::COUNT];
+            let mut probability_sum = 0.0;
+            for (levels, count) in &patterns {
+                let p = model.match_probability(levels) * count;
+                for field in Field::ALL {
+                    let level = levels[field as usize];
+                    if level != MISSING {
+                        sums[field as usize][level as usize] += p;
+                        totals[field as usize] += p;
+                    }
+                }
+                probability_sum += p;
+            }
             let mut change: f64 = 0.0;
             for field in Field::ALL {
                 let f = field as usize;
@@ -215,6 +196,7 @@ impl Model {
             change = change.max((new_prior - model.prior).abs());
             model.prior = new_prior;
             model.em_iterations += 1;
+            model.refresh_weights();
             if change < 1e-4 {
                 break;
             }
@@ -228,17 +210,24 @@ impl Model {
 
     /// The weight in bits of one field's level, without term-frequency adjustment.
     pub fn level_weight(&self, field: Field, level: u8) -> f64 {
-        if level == MISSING {
-            return 0.0;
-        }
-        let (f, l) = (field as usize, level as usize);
-        (self.m[f][l] / self.u[f][l]).log2()
+        self.weights[field as usize][level as usize]
     }
 
-    fn match_probability(&self, comparison: &Comparison) -> f64 {
+    /// Recomputes the weight table from `m` and `u`.
+    fn refresh_weights(&mut self) {
+        for field in Field::ALL {
+            let f = field as usize;
+            self.weights[f][0] = 0.0;
+            for l in 1..field.levels() {
+                self.weights[f][l] = (self.m[f][l] / self.u[f][l]).log2();
+            }
+        }
+    }
+
+    fn match_probability(&self, levels: &[u8; Field::COUNT]) -> f64 {
         let weight: f64 = Field::ALL
             .iter()
-            .map(|f| self.level_weight(*f, comparison.level(*f)))
+            .map(|f| self.level_weight(*f, levels[*f as usize]))
             .sum();
         let odds = (self.prior / (1.0 - self.prior)) * weight.exp2();
         odds / (1.0 + odds)

@@ -127,7 +127,7 @@ pub trait Store: Send + Sync {
 
     fn finish_import(&self, import: ImportId, end: &ImportEnd) -> Result<(), StoreError>;
 
-    /// Visits the current version of every record, ordered by source and key.
+    /// Visits the current version of every record, in the order they were stored.
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError>;
 
     /// Replaces all profile assignments, and the identifier lookup built from them, in one

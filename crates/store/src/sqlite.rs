@@ -296,8 +296,8 @@ impl Store for SqliteStore {
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError> {
         let connection = self.lock();
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM record_head h JOIN source_record r ON r.id = h.record_id
-             LEFT JOIN profile_member pm ON pm.record_id = r.id ORDER BY h.source, h.record_key"
+            "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
+             WHERE r.is_current = 1 ORDER BY r.id"
         );
         let mut statement = connection.prepare(&sql)?;
         let mut rows = statement.query([])?;

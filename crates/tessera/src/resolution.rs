@@ -15,16 +15,21 @@ pub(crate) struct ResolveReport {
     pub(crate) profiles: u64,
     pub(crate) stats: ResolveStats,
     pub(crate) elapsed: Duration,
+    /// Reading the records, resolving them, storing the profiles.
+    pub(crate) phases: [Duration; 3],
 }
 
 impl ResolveReport {
     pub(crate) fn print(&self) {
         let s = &self.stats;
         println!(
-            "resolved {} records into {} profiles [{:.1}s]\n  {} candidate pairs ({} blocks over {} records compared against a hub), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
+            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} blocks over {} records compared against a hub), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
             count(self.records),
             count(self.profiles),
             self.elapsed.as_secs_f64(),
+            self.phases[0].as_secs_f64(),
+            self.phases[1].as_secs_f64(),
+            self.phases[2].as_secs_f64(),
             count(s.blocking.candidate_pairs),
             count(s.blocking.oversized_blocks),
             tessera_resolve::MAX_BLOCK,
@@ -67,7 +72,9 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
             records.push((record.id, identifiers));
         })
         .context("failed to read records")?;
+    let loaded = started.elapsed();
     let resolution = resolve(facts);
+    let resolved = started.elapsed();
     let assignments: Vec<Assignment> = records
         .into_iter()
         .zip(resolution.profiles)
@@ -89,5 +96,6 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         profiles,
         stats: resolution.stats,
         elapsed: started.elapsed(),
+        phases: [loaded, resolved - loaded, started.elapsed() - resolved],
     })
 }
