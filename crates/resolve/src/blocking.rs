@@ -1,13 +1,15 @@
 //! Blocking: which pairs of records are worth comparing at all.
 //!
-//! Every record gets several keys (a shared valid strong identifier; surname with birth year;
-//! given name with birth date; the two name parts in either order; a shared contact; employer with
+//! Every record gets several keys (a shared valid strong identifier; surname with given initial
+//! and birth year; given name with birth date; the two name parts in either order, which pairs
+//! only a record with a birth date with one without, and with the birth year; a shared contact;
+//! employer with
 //! name; address with surname; a short phonetic prefix with birth date). Records sharing a key are
-//! candidates. A key held by more than [`MAX_BLOCK`] records (a common name; one person's phone
-//! on fifty weekly reports) is not compared all-to-all: each of its records is paired with the
-//! block's first [`HUB_SIZE`] records only, so the candidate count grows linearly with the block,
-//! a common name cannot explode it, and a key that repeats because one person repeats (their
-//! reports) still joins every copy to a shared hub.
+//! candidates. A block of more than [`MAX_BLOCK`] records is not compared all-to-all: if its key
+//! identifies (an identifier, a contact, a personnel number: one person's fifty weekly reports)
+//! each record is paired with the block's first [`HUB_SIZE`] records, so every copy meets a
+//! shared hub; if its key is a name, it is a common name and yields no pairs, its true matches
+//! meeting through tighter keys. Either way the candidate count grows at most linearly.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -25,51 +27,81 @@ pub const HUB_SIZE: usize = 16;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockingStats {
     pub keys: u64,
-    /// Blocks over [`MAX_BLOCK`], compared only against their first [`HUB_SIZE`] records.
+    /// Identity blocks over [`MAX_BLOCK`], compared only against their first [`HUB_SIZE`] records.
     pub oversized_blocks: u64,
+    /// Name blocks over [`MAX_BLOCK`] (common names), not compared.
+    pub skipped_blocks: u64,
+    /// Pairs each key family proposed, before removing repeats (see [`KEY_FAMILIES`]).
+    pub pairs_by_family: [u64; 10],
     pub candidate_pairs: u64,
 }
 
-fn key(parts: impl Hash) -> u64 {
-    // DefaultHasher::new() has fixed keys, so keys are the same on every run.
+/// The key families, by the number in the top byte of every key.
+pub const KEY_FAMILIES: [&str; 10] = [
+    "strong identifier",
+    "surname + given initial + birth year",
+    "given name + birth date",
+    "name parts in either order",
+    "contact",
+    "employer + name",
+    "address + surname",
+    "surname prefix + initial + birth date",
+    "employer + personnel number",
+    "name parts in either order + birth year",
+];
+
+/// The family of the name-pair key (surname and given name in either order, no date).
+const NAME_PAIR_FAMILY: u64 = 3;
+
+/// Families whose value belongs to one person or household (identifiers, contacts, personnel
+/// numbers): a big block of them is one person's many records, joined through a hub. A big block
+/// of any other family is a common name and is skipped.
+const IDENTITY_FAMILIES: [u64; 3] = [0, 4, 8];
+
+fn key<T: Hash>(parts: (u8, T)) -> u64 {
+    // DefaultHasher::new() has fixed keys, so keys are the same on every run. The family goes
+    // in the top byte so that statistics can be kept per family.
     let mut hasher = DefaultHasher::new();
-    parts.hash(&mut hasher);
-    hasher.finish()
+    parts.1.hash(&mut hasher);
+    (u64::from(parts.0) << 56) | (hasher.finish() >> 8)
 }
 
 fn keys_of(record: &RecordFacts) -> Vec<u64> {
     let mut keys = Vec::with_capacity(12);
     for (kind, value) in &record.strong_ids {
-        keys.push(key((0u8, kind, value)));
+        keys.push(key((0, (kind, value))));
     }
     let surname = record.surname.as_deref();
     let given = record.given.as_deref();
     let full_birth = record.birth.filter(|d| d.day_value().is_some());
     if let (Some(s), Some(year)) = (surname, record.birth_year()) {
-        keys.push(key((1u8, s, year)));
+        keys.push(key((1, (s, given.and_then(|g| g.chars().next()), year))));
     }
     if let (Some(g), Some(birth)) = (given, full_birth) {
-        keys.push(key((2u8, g, birth)));
+        keys.push(key((2, (g, birth))));
     }
     if let (Some(s), Some(g)) = (surname, given) {
         let (a, b) = if s <= g { (s, g) } else { (g, s) };
-        keys.push(key((3u8, a, b)));
+        keys.push(key((3, (a, b))));
+        if let Some(year) = record.birth_year() {
+            keys.push(key((9, (a, b, year))));
+        }
         for employer in &record.employers {
-            keys.push(key((5u8, employer, a, b)));
+            keys.push(key((5, (employer, a, b))));
         }
         if let Some(birth) = full_birth {
             let prefix: String = s.chars().take(3).collect();
-            keys.push(key((7u8, prefix, g.chars().next(), birth)));
+            keys.push(key((7, (prefix, g.chars().next(), birth))));
         }
     }
     for contact in &record.contacts {
-        keys.push(key((4u8, contact)));
+        keys.push(key((4, contact)));
     }
     for staff_number in &record.staff_numbers {
-        keys.push(key((8u8, staff_number)));
+        keys.push(key((8, staff_number)));
     }
     if let (Some(address), Some(s)) = (record.address.as_deref(), surname) {
-        keys.push(key((6u8, address, s)));
+        keys.push(key((6, (address, s))));
     }
     keys
 }
@@ -89,17 +121,34 @@ pub fn candidate_pairs(records: &[RecordFacts]) -> (Vec<(u32, u32)>, BlockingSta
     };
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for block in entries.chunk_by(|a, b| a.0 == b.0) {
-        let hub = if block.len() > MAX_BLOCK {
+        let family = block[0].0 >> 56;
+        let hub = if block.len() <= MAX_BLOCK {
+            block.len()
+        } else if IDENTITY_FAMILIES.contains(&family) {
             stats.oversized_blocks += 1;
             HUB_SIZE
         } else {
-            block.len()
+            // A common name: its true matches meet through tighter keys.
+            stats.skipped_blocks += 1;
+            continue;
         };
+        let before = pairs.len();
+        // Names without a date join a record without a birth date (an employer's report) to a
+        // dated one; two dated records meet through the dated keys, two reports through the
+        // personnel number or a contact.
+        let mixed_only = family == NAME_PAIR_FAMILY;
         for (x, a) in block[..hub].iter().enumerate() {
             for b in &block[x + 1..] {
+                if mixed_only
+                    && records[a.1 as usize].birth.is_some()
+                        == records[b.1 as usize].birth.is_some()
+                {
+                    continue;
+                }
                 pairs.push((a.1.min(b.1), a.1.max(b.1)));
             }
         }
+        stats.pairs_by_family[(block[0].0 >> 56) as usize] += (pairs.len() - before) as u64;
     }
     pairs.par_sort_unstable();
     pairs.dedup();

@@ -21,7 +21,7 @@ mod model;
 mod normalise;
 
 pub use batch::{LINK_THRESHOLD_BITS, Resolution, ResolveStats, resolve};
-pub use blocking::{BlockingStats, MAX_BLOCK};
+pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;
 pub use compare::{Comparison, Field, compare};
 pub use evaluate::{Evaluation, evaluate};

@@ -22,8 +22,14 @@ pub(crate) struct ResolveReport {
 impl ResolveReport {
     pub(crate) fn print(&self) {
         let s = &self.stats;
+        let families: Vec<String> = tessera_resolve::KEY_FAMILIES
+            .iter()
+            .zip(s.blocking.pairs_by_family)
+            .filter(|(_, pairs)| *pairs > 0)
+            .map(|(family, pairs)| format!("{family} {}", count(pairs)))
+            .collect();
         println!(
-            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} blocks over {} records compared against a hub), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
+            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} identity blocks over {} records paired through a hub, {} common-name blocks skipped; proposed by {}), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
             count(self.records),
             count(self.profiles),
             self.elapsed.as_secs_f64(),
@@ -33,6 +39,8 @@ impl ResolveReport {
             count(s.blocking.candidate_pairs),
             count(s.blocking.oversized_blocks),
             tessera_resolve::MAX_BLOCK,
+            count(s.blocking.skipped_blocks),
+            families.join(", "),
             count(s.links),
             count(s.vetoed_links),
             count(s.uncorroborated_links),
