@@ -11,7 +11,9 @@ sizes=("${@:-250000 1000000}")
 [ $# -eq 0 ] && sizes=(250000 1000000)
 out=bench/out
 mkdir -p "$out"
-cargo build --release -p tessera -p tessera-synth --example city >/dev/null 2>&1
+# Two builds: with --example, cargo builds only the example of the packages named.
+cargo build --release -p tessera >/dev/null 2>&1
+cargo build --release -p tessera-synth --example city >/dev/null 2>&1
 tessera=target/release/tessera
 city=target/release/examples/city
 

@@ -71,6 +71,9 @@ fn keys_of(record: &RecordFacts) -> Vec<u64> {
     for (kind, value) in &record.strong_ids {
         keys.push(key((0, (kind, value))));
     }
+    for value in &record.other_ids {
+        keys.push(key((0, value)));
+    }
     let surname = record.surname.as_deref();
     let given = record.given.as_deref();
     let full_birth = record.birth.filter(|d| d.day_value().is_some());

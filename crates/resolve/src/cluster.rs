@@ -2,9 +2,9 @@
 //!
 //! Links above the threshold are taken strongest first. Two clusters merge only if the merged
 //! profile stays coherent as a whole: it would not hold two different valid values of one strong
-//! identifier kind, no pair of records across the two clusters is vetoed (clearly different given
-//! names, birth dates or sex), and the cross pairs' weights are, on average, not against the
-//! merge. So a family sharing a phone and an address, or a child's record carrying a parent's
+//! identifier kind, fewer than a third of the record pairs across the two clusters are vetoed
+//! (clearly different given names, birth dates or sex), and the evidence of the other cross
+//! pairs (their weights without the prior) is, on average, not against the merge. So a family sharing a phone and an address, or a child's record carrying a parent's
 //! phone, does not pull two people into one profile through one weak link.
 
 use std::collections::{HashMap, HashSet};
@@ -14,6 +14,9 @@ use tessera_model::IdKind;
 use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
+
+/// Two clusters do not merge when at least 1 in this many of their cross pairs is vetoed.
+const MAX_VETOED_SHARE_DENOMINATOR: u32 = 3;
 
 /// A scored link between two records: `(weight in bits, i, j)` with `i < j`.
 pub(crate) type Link = (f64, u32, u32);
@@ -66,19 +69,25 @@ impl Clusters {
         if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
             return Merge::StrongConflict;
         }
-        let (mut weight_sum, mut pairs) = (0.0, 0u32);
+        let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
         for a in sample(&self.members[ra as usize]) {
             for b in sample(&self.members[rb as usize]) {
                 let (x, y) = (&records[a as usize], &records[b as usize]);
                 let comparison = compare(x, y);
-                if crate::model::veto(&comparison).is_some() {
-                    return Merge::Incoherent;
+                match crate::model::veto(&comparison) {
+                    Some(crate::model::Veto::StrongIdConflict) => return Merge::StrongConflict,
+                    Some(_) => vetoed += 1,
+                    None => weight_sum += model.evidence(x, y, &comparison),
                 }
-                weight_sum += model.evidence(x, y, &comparison);
                 pairs += 1;
             }
         }
-        if weight_sum / f64::from(pairs.max(1)) < 0.0 {
+        // One record with a garbled name or date should not keep a person's records apart, but
+        // when a third of the cross pairs say "different people", they are.
+        let agreeing = pairs - vetoed;
+        if vetoed * MAX_VETOED_SHARE_DENOMINATOR >= pairs.max(1)
+            || weight_sum / f64::from(agreeing.max(1)) < 0.0
+        {
             return Merge::Incoherent;
         }
         // Merge the smaller cluster into the larger.

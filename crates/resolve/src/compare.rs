@@ -82,6 +82,7 @@ impl Field {
                 "none in common",
                 "same valid value",
                 "different valid values",
+                "different other identifiers",
             ],
         }
     }
@@ -268,7 +269,19 @@ fn strong_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
             }
         }
     }
-    u8::from(agree)
+    if agree || a.other_ids.iter().any(|x| b.other_ids.contains(x)) {
+        return 1;
+    }
+    // Other identifiers of the same type that differ: evidence against, never a cannot-link.
+    let same_type = |x: &String, y: &String| x.split(':').next() == y.split(':').next();
+    if a.other_ids
+        .iter()
+        .any(|x| b.other_ids.iter().any(|y| same_type(x, y)))
+    {
+        3
+    } else {
+        MISSING
+    }
 }
 
 /// Name levels are better when lower (exact = 1) except 0 = missing; this ranks a reading.

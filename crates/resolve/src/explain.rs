@@ -53,6 +53,7 @@ fn field_value(record: &RecordFacts, field: Field, swapped: bool) -> Option<Stri
                 .strong_ids
                 .iter()
                 .map(|(k, v)| format!("{}:{v}", k.name()))
+                .chain(record.other_ids.iter().map(|v| format!("other:{v}")))
                 .collect::<Vec<_>>(),
         ),
     }

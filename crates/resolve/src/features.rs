@@ -23,6 +23,9 @@ pub struct RecordFacts {
     pub(crate) sex: Option<Sex>,
     /// Valid strong identifiers, sorted.
     pub(crate) strong_ids: Vec<(IdKind, String)>,
+    /// Other typed identifiers (`type:value`): agreement is identity evidence like a strong
+    /// identifier's, but disagreement proves nothing, since their typo rate is unknown.
+    pub(crate) other_ids: Vec<String>,
     /// Phones, car plates and transport cards: contacts often shared within a family.
     pub(crate) contacts: Vec<String>,
     pub(crate) employers: Vec<String>,
@@ -57,6 +60,8 @@ impl RecordFacts {
                 Attribute::Identifier(id) if id.validity.is_valid() => {
                     if id.kind.is_strong() {
                         facts.strong_ids.push((id.kind, id.value.clone()));
+                    } else if id.kind == IdKind::Other {
+                        facts.other_ids.push(id.value.clone());
                     } else if matches!(
                         id.kind,
                         IdKind::Phone | IdKind::CarPlate | IdKind::TransportCard
@@ -87,6 +92,8 @@ impl RecordFacts {
         }
         facts.strong_ids.sort();
         facts.strong_ids.dedup();
+        facts.other_ids.sort();
+        facts.other_ids.dedup();
         facts.contacts.sort();
         facts.contacts.dedup();
         facts.employers.sort();
@@ -106,6 +113,7 @@ impl RecordFacts {
             birth: None,
             sex: None,
             strong_ids: Vec::new(),
+            other_ids: Vec::new(),
             contacts: Vec::new(),
             employers: Vec::new(),
             staff_numbers: Vec::new(),

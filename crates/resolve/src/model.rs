@@ -121,7 +121,7 @@ fn initial_m() -> [[f64; MAX_LEVELS]; Field::COUNT] {
             Field::Contact => &[0.0, 0.7, 0.05, 0.25],
             Field::Employer => &[0.0, 0.6, 0.2, 0.19, 0.01],
             Field::Address => &[0.0, 0.6, 0.2, 0.2],
-            Field::StrongId => &[0.0, 0.99, 0.01],
+            Field::StrongId => &[0.0, 0.9, 0.01, 0.09],
         };
         m[field as usize][..row.len()].copy_from_slice(row);
     }
