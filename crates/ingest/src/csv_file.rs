@@ -16,7 +16,7 @@ use crate::IngestError;
 use crate::convert::Converter;
 use crate::lines::{LineInfo, LineReader};
 use crate::mapping::Input as FieldInput;
-use crate::read::{Input, ReadSummary, Rejection, Row};
+use crate::read::{Input, ReadSummary, Rejection, Row, emit};
 
 /// A quoted field may hold line breaks, but no real field holds this many.
 const MAX_LINES_PER_ROW: usize = 64;
@@ -379,16 +379,5 @@ fn lossy(encoding: crate::decode::TextEncoding, bytes: &[u8]) -> String {
     match encoding.decode(bytes) {
         Ok(text) => text.into_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
-pub(crate) fn emit(
-    on_row: &mut dyn FnMut(Row) -> ControlFlow<()>,
-    summary: &mut ReadSummary,
-    row: Row,
-) {
-    summary.rows += 1;
-    if on_row(row).is_break() {
-        summary.stopped = true;
     }
 }

@@ -18,11 +18,10 @@ use serde_json::Value;
 
 use crate::IngestError;
 use crate::convert::Converter;
-use crate::csv_file::emit;
 use crate::decode::TextEncoding;
 use crate::lines::LineReader;
 use crate::mapping::Input as FieldInput;
-use crate::read::{Input, ReadSummary, Rejection, Row};
+use crate::read::{Input, ReadSummary, Rejection, Row, emit};
 
 /// The value at a dotted path (`student.surname`, `phones.0`) of a JSON object.
 fn lookup<'v>(object: &'v Value, path: &str) -> Option<&'v Value> {

@@ -168,6 +168,18 @@ impl Rejection {
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Hands a row to the caller's callback and counts it; notes when the callback asks to stop.
+pub(crate) fn emit(
+    on_row: &mut dyn FnMut(Row) -> ControlFlow<()>,
+    summary: &mut ReadSummary,
+    row: Row,
+) {
+    summary.rows += 1;
+    if on_row(row).is_break() {
+        summary.stopped = true;
+    }
+}
+
 /// Reads `path` with `mapping`, handing each row to `on_row` in file order.
 pub fn read_file(
     path: &Path,
