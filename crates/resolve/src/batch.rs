@@ -4,6 +4,8 @@
 //! (blocking, training, the order links are taken in, profile ids) depends only on the records,
 //! never on the order the caller gave them in.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tessera_model::{ProfileId, RecordRef};
@@ -13,6 +15,7 @@ use crate::cluster::{ClusterStats, Link, cluster};
 use crate::compare::{Comparison, Field, compare};
 use crate::features::RecordFacts;
 use crate::model::Model;
+use crate::stable_ids::{ProfileChange, assign_stable_ids};
 
 /// A pair is linked when its match weight is at least this many bits: a posterior match
 /// probability of 0.95.
@@ -37,8 +40,18 @@ pub struct ResolveStats {
 pub struct Resolution {
     /// The profile of each input record, in input order.
     pub profiles: Vec<ProfileId>,
+    /// Profiles created, merged and split relative to the previous run.
+    pub changes: Vec<ProfileChange>,
     pub stats: ResolveStats,
     pub model: Model,
+}
+
+/// What the previous runs left: each record's profile before this run (in input order) and the
+/// run in which each existing profile was created.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub previous: Vec<Option<ProfileId>>,
+    pub created: HashMap<ProfileId, u64>,
 }
 
 /// The profile id of a cluster: derived from its smallest member reference, so it is the same on
@@ -49,8 +62,14 @@ pub(crate) fn profile_id_for(reference: &RecordRef) -> ProfileId {
     ProfileId::new(format!("p-{hex}"))
 }
 
-/// Resolves records into profiles.
+/// Resolves records into profiles, as a first run with no history.
 pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
+    resolve_with_history(records, &History::default())
+}
+
+/// Resolves records into profiles, naming them so that ids given out before stay with their
+/// persons (see `stable_ids`).
+pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Resolution {
     let n = records.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| records[a].reference.cmp(&records[b].reference));
@@ -106,16 +125,14 @@ pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
     name_links.par_sort_unstable_by(by_strength);
 
     let (roots, clustering) = cluster(&records, &model, &links, &name_links);
-    // Records are in canonical order, so the first member seen of a cluster is its smallest.
-    let mut smallest: Vec<u32> = vec![u32::MAX; n];
-    for (i, root) in roots.iter().enumerate() {
-        let slot = &mut smallest[*root as usize];
-        *slot = (*slot).min(i as u32);
-    }
+    let previous: Vec<Option<ProfileId>> = order
+        .iter()
+        .map(|&original| history.previous.get(original).cloned().flatten())
+        .collect();
+    let (canonical_ids, changes) = assign_stable_ids(&records, &roots, &previous, &history.created);
     let mut profiles = vec![ProfileId::new(String::new()); n];
     for (position, &original) in order.iter().enumerate() {
-        let first = smallest[roots[position] as usize] as usize;
-        profiles[original] = profile_id_for(&records[first].reference);
+        profiles[original] = canonical_ids[position].clone();
     }
     let stats = ResolveStats {
         records: n as u64,
@@ -127,6 +144,7 @@ pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
     };
     Resolution {
         profiles,
+        changes,
         stats,
         model,
     }

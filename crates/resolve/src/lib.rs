@@ -19,8 +19,11 @@ mod explain;
 mod features;
 mod model;
 mod normalise;
+mod stable_ids;
 
-pub use batch::{LINK_THRESHOLD_BITS, Resolution, ResolveStats, resolve};
+pub use batch::{
+    History, LINK_THRESHOLD_BITS, Resolution, ResolveStats, resolve, resolve_with_history,
+};
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;
 pub use compare::{Comparison, Field, compare};
@@ -29,6 +32,7 @@ pub use explain::{FieldEvidence, PairExplanation, explain_pair};
 pub use features::RecordFacts;
 pub use model::{Model, PairScore, Veto, corroborated, veto};
 pub use normalise::{address_key, name_skeleton};
+pub use stable_ids::{ProfileChange, assign_stable_ids};
 
 #[cfg(test)]
 mod tests;

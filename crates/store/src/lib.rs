@@ -99,6 +99,43 @@ pub struct Assignment {
     pub identifiers: Vec<(IdKind, String)>,
 }
 
+/// What a resolution run did to one profile id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfileEvent {
+    Created {
+        profile: ProfileId,
+    },
+    /// `from` was merged into `into` and now redirects to it.
+    Merged {
+        from: ProfileId,
+        into: ProfileId,
+    },
+    /// Records of `from` became (part of) the new profile `new`.
+    Split {
+        from: ProfileId,
+        new: ProfileId,
+    },
+}
+
+/// Everything a resolution run stores, in one transaction.
+#[derive(Clone, Debug)]
+pub struct ResolutionOutcome {
+    pub finished_at: DateTime<Utc>,
+    pub assignments: Vec<Assignment>,
+    pub events: Vec<ProfileEvent>,
+}
+
+/// Where a profile id came from and where it went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileHistory {
+    /// The run that created the id; `None` if the id was never given out.
+    pub created_run: Option<u64>,
+    /// The profile the id now redirects to (following chains of merges), if it was merged.
+    pub merged_into: Option<ProfileId>,
+    /// `(run, event)` for every event naming the id, oldest first.
+    pub events: Vec<(u64, ProfileEvent)>,
+}
+
 /// Sizes of what the store holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreCounts {
@@ -130,9 +167,16 @@ pub trait Store: Send + Sync {
     /// Visits the current version of every record, in the order they were stored.
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError>;
 
-    /// Replaces all profile assignments, and the identifier lookup built from them, in one
-    /// transaction.
-    fn replace_profiles(&self, assignments: &[Assignment]) -> Result<(), StoreError>;
+    /// Stores a resolution run: replaces all profile assignments and the identifier lookup built
+    /// from them, records new profile ids, merges (the merged id redirects to its survivor) and
+    /// splits, all in one transaction. Returns the run number.
+    fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError>;
+
+    /// The run in which each active (not merged) profile id was created.
+    fn profile_ages(&self) -> Result<std::collections::HashMap<ProfileId, u64>, StoreError>;
+
+    /// Where a profile id came from and where it went.
+    fn profile_history(&self, profile: &ProfileId) -> Result<ProfileHistory, StoreError>;
 
     /// The current records of a profile; empty if there is no such profile.
     fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError>;

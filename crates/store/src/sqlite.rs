@@ -3,6 +3,7 @@
 //! One connection behind a mutex: SQLite has one writer at a time anyway, and the importer writes
 //! in large batches, one transaction each, with cached prepared statements.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -12,17 +13,18 @@ use rusqlite_migration::{M, Migrations};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
 
 use crate::{
-    Assignment, ImportEnd, ImportId, ImportStatus, PreparedRecord, RecordId, Store, StoreCounts,
-    StoreError, StoredRecord, WriteCounts,
+    ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory, RecordId,
+    ResolutionOutcome, Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
 };
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tessera.sqlite3";
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../migrations/sqlite/0001_init.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/sqlite/0001_init.sql")),
+        M::up(include_str!("../migrations/sqlite/0002_profiles.sql")),
+    ])
 }
 
 pub struct SqliteStore {
@@ -307,9 +309,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn replace_profiles(&self, assignments: &[Assignment]) -> Result<(), StoreError> {
+    fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
+        let mut profiles: Vec<&str> = outcome
+            .assignments
+            .iter()
+            .map(|a| a.profile.as_str())
+            .collect();
+        profiles.sort_unstable();
+        profiles.dedup();
+        transaction.execute(
+            "INSERT INTO resolution_run (finished_at, records, profiles) VALUES (?1, ?2, ?3)",
+            params![
+                timestamp(outcome.finished_at),
+                outcome.assignments.len() as i64,
+                profiles.len() as i64
+            ],
+        )?;
+        let run = transaction.last_insert_rowid();
         // Rebuilding the indexes after a bulk insert sorts once instead of inserting at random.
         transaction.execute_batch(
             "DELETE FROM profile_member; DELETE FROM resolved_identifier;
@@ -322,10 +340,34 @@ impl Store for SqliteStore {
             let mut identifier = transaction.prepare_cached(
                 "INSERT INTO resolved_identifier (kind, value, record_id) VALUES (?1, ?2, ?3)",
             )?;
-            for assignment in assignments {
+            for assignment in &outcome.assignments {
                 member.execute(params![assignment.record.0, assignment.profile.as_str()])?;
                 for (kind, value) in &assignment.identifiers {
                     identifier.execute(params![kind.name(), value, assignment.record.0])?;
+                }
+            }
+            let mut event = transaction.prepare_cached(
+                "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut created = transaction.prepare_cached(
+                "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES (?1, ?2)",
+            )?;
+            let mut merged = transaction.prepare_cached(
+                "UPDATE profile SET merged_into = ?2, merged_run = ?3 WHERE profile_id = ?1",
+            )?;
+            for change in &outcome.events {
+                match change {
+                    ProfileEvent::Created { profile } => {
+                        created.execute(params![profile.as_str(), run])?;
+                        event.execute(params![run, "created", profile.as_str(), None::<&str>])?;
+                    }
+                    ProfileEvent::Merged { from, into } => {
+                        merged.execute(params![from.as_str(), into.as_str(), run])?;
+                        event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
+                    }
+                    ProfileEvent::Split { from, new } => {
+                        event.execute(params![run, "split", from.as_str(), new.as_str()])?;
+                    }
                 }
             }
         }
@@ -334,7 +376,73 @@ impl Store for SqliteStore {
              CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
         )?;
         transaction.commit()?;
-        Ok(())
+        Ok(run as u64)
+    }
+
+    fn profile_ages(&self) -> Result<HashMap<ProfileId, u64>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT profile_id, created_run FROM profile WHERE merged_into IS NULL")?;
+        let rows = statement.query_map([], |r| {
+            Ok((ProfileId::new(r.get(0)?), r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn profile_history(&self, profile: &ProfileId) -> Result<ProfileHistory, StoreError> {
+        let connection = self.lock();
+        let created_run: Option<i64> = connection
+            .query_row(
+                "SELECT created_run FROM profile WHERE profile_id = ?1",
+                params![profile.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        // Follow merges to the surviving profile; ids never merge in a cycle, but stop anyway.
+        let mut merged_into = None;
+        let mut current = profile.as_str().to_string();
+        for _ in 0..64 {
+            let next: Option<String> = connection
+                .query_row(
+                    "SELECT merged_into FROM profile WHERE profile_id = ?1",
+                    params![current],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            match next {
+                Some(next) => {
+                    merged_into = Some(ProfileId::new(next.clone()));
+                    current = next;
+                }
+                None => break,
+            }
+        }
+        let mut statement = connection.prepare(
+            "SELECT run, kind, profile_id, other_profile_id FROM profile_event
+             WHERE profile_id = ?1 OR other_profile_id = ?1 ORDER BY run, rowid",
+        )?;
+        let rows = statement.query_map(params![profile.as_str()], |r| {
+            let (run, kind): (i64, String) = (r.get(0)?, r.get(1)?);
+            let (id, other): (String, Option<String>) = (r.get(2)?, r.get(3)?);
+            Ok((run, kind, id, other))
+        })?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (run, kind, id, other) = row?;
+            let (id, other) = (ProfileId::new(id), other.map(ProfileId::new));
+            let event = match (kind.as_str(), other) {
+                ("merged", Some(into)) => ProfileEvent::Merged { from: id, into },
+                ("split", Some(new)) => ProfileEvent::Split { from: id, new },
+                _ => ProfileEvent::Created { profile: id },
+            };
+            events.push((run as u64, event));
+        }
+        Ok(ProfileHistory {
+            created_run: created_run.map(|r| r as u64),
+            merged_into,
+            events,
+        })
     }
 
     fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError> {

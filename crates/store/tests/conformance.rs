@@ -6,8 +6,8 @@ use tessera_model::{
     Attribute, IdKind, Identifier, ProfileId, RecordKey, SourceId, SourceRecord, parse_full_name,
 };
 use tessera_store::{
-    Assignment, ImportEnd, ImportStatus, PreparedRecord, SqliteStore, Store, StoredRecord,
-    WriteCounts,
+    Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome,
+    SqliteStore, Store, StoredRecord, WriteCounts,
 };
 
 fn record(key: &str, name: &str, snils: &str) -> PreparedRecord {
@@ -26,6 +26,16 @@ fn backends() -> Vec<(&'static str, tempfile::TempDir, Box<dyn Store>)> {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     vec![("sqlite", dir, Box::new(store))]
+}
+
+fn apply(store: &dyn Store, assignments: Vec<Assignment>, events: Vec<ProfileEvent>) -> u64 {
+    store
+        .apply_resolution(&ResolutionOutcome {
+            finished_at: Utc::now(),
+            assignments,
+            events,
+        })
+        .unwrap()
 }
 
 /// Puts every current record on `profile`, with its identifiers.
@@ -156,9 +166,7 @@ fn identifiers_and_profiles_are_found() {
         );
 
         let profile = ProfileId::new("p-1".into());
-        store
-            .replace_profiles(&assign_all(store.as_ref(), &profile))
-            .unwrap();
+        apply(store.as_ref(), assign_all(store.as_ref(), &profile), vec![]);
         let found = store
             .records_with_identifier(IdKind::Snils, "11223344595")
             .unwrap();
@@ -194,9 +202,7 @@ fn identifiers_and_profiles_are_found() {
         assert_eq!(store.counts().unwrap().unresolved, 1, "{backend}");
 
         // Resolving again replaces the lookup.
-        store
-            .replace_profiles(&assign_all(store.as_ref(), &profile))
-            .unwrap();
+        apply(store.as_ref(), assign_all(store.as_ref(), &profile), vec![]);
         assert_eq!(
             store
                 .records_with_identifier(IdKind::Snils, "00100199965")
@@ -206,7 +212,7 @@ fn identifiers_and_profiles_are_found() {
             "{backend}"
         );
 
-        store.replace_profiles(&[]).unwrap();
+        apply(store.as_ref(), vec![], vec![]);
         assert!(
             store.profile_records(&profile).unwrap().is_empty(),
             "{backend}"
@@ -229,4 +235,77 @@ fn sqlite_data_survives_reopening() {
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(store.counts().unwrap().records, 1);
     assert!(dir.path().join(tessera_store::DATABASE_FILE).exists());
+}
+
+#[test]
+fn merged_profile_ids_say_where_they_went() {
+    for (backend, _dir, store) in backends() {
+        let source = SourceId::new("tax").unwrap();
+        let import = store.begin_import(&source, "tax.csv", Utc::now()).unwrap();
+        store
+            .write_records(import, &[record("1", "Иванов Иван", "112-233-445 95")])
+            .unwrap();
+        let (old, young) = (
+            ProfileId::new("p-old".into()),
+            ProfileId::new("p-young".into()),
+        );
+        let first = apply(
+            store.as_ref(),
+            vec![],
+            vec![ProfileEvent::Created {
+                profile: old.clone(),
+            }],
+        );
+        let second = apply(
+            store.as_ref(),
+            assign_all(store.as_ref(), &young),
+            vec![ProfileEvent::Created {
+                profile: young.clone(),
+            }],
+        );
+        assert_eq!(second, first + 1, "{backend}");
+        let ages = store.profile_ages().unwrap();
+        assert_eq!((ages[&old], ages[&young]), (first, second), "{backend}");
+
+        let third = apply(
+            store.as_ref(),
+            assign_all(store.as_ref(), &old),
+            vec![ProfileEvent::Merged {
+                from: young.clone(),
+                into: old.clone(),
+            }],
+        );
+        assert!(
+            !store.profile_ages().unwrap().contains_key(&young),
+            "{backend}: a merged id is not active"
+        );
+        let history = store.profile_history(&young).unwrap();
+        assert_eq!(history.created_run, Some(second), "{backend}");
+        assert_eq!(history.merged_into, Some(old.clone()), "{backend}");
+        assert_eq!(
+            history.events,
+            [
+                (
+                    second,
+                    ProfileEvent::Created {
+                        profile: young.clone()
+                    }
+                ),
+                (
+                    third,
+                    ProfileEvent::Merged {
+                        from: young.clone(),
+                        into: old.clone()
+                    }
+                )
+            ],
+            "{backend}"
+        );
+        assert_eq!(
+            store
+                .profile_history(&ProfileId::new("p-none".into()))
+                .unwrap(),
+            Default::default()
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use tessera_model::{Attribute, IdKind, Identifier, PersonName, ProfileId, Validity};
-use tessera_store::{SqliteStore, Store, StoredRecord};
+use tessera_store::{ProfileEvent, ProfileHistory, SqliteStore, Store, StoredRecord};
 
 use crate::input_error;
 
@@ -21,6 +21,10 @@ pub(crate) fn run(data_dir: &Path, target: &str) -> anyhow::Result<()> {
         }
         let records = store.profile_records(profile)?;
         print!("{}", render(profile, &records));
+        print!(
+            "{}",
+            render_history(&store.profile_history(profile)?, profile)
+        );
     }
     Ok(())
 }
@@ -28,12 +32,17 @@ pub(crate) fn run(data_dir: &Path, target: &str) -> anyhow::Result<()> {
 fn find_profiles(store: &dyn Store, target: &str) -> anyhow::Result<Vec<ProfileId>> {
     let Some((kind, value)) = target.split_once(':') else {
         let profile = ProfileId::new(target.to_string());
-        if store.profile_records(&profile)?.is_empty() {
-            return Err(input_error(format!(
-                "no profile {target:?}; give a profile id (p-…) or kind:value such as snils:112-233-445 95"
-            )));
+        if !store.profile_records(&profile)?.is_empty() {
+            return Ok(vec![profile]);
         }
-        return Ok(vec![profile]);
+        // An id once given out always says where its person went.
+        if let Some(survivor) = store.profile_history(&profile)?.merged_into {
+            println!("profile {profile} was merged into {survivor}; showing {survivor}\n");
+            return Ok(vec![survivor]);
+        }
+        return Err(input_error(format!(
+            "no profile {target:?}; give a profile id (p-…) or kind:value such as snils:112-233-445 95"
+        )));
     };
     let kind = IdKind::from_name(kind).ok_or_else(|| {
         let kinds: Vec<&str> = IdKind::ALL.iter().map(|k| k.name()).collect();
@@ -144,6 +153,26 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
         Attribute::Health(_) | Attribute::Biometric(_) | Attribute::CriminalRecord(_) => None,
     };
     (label, text)
+}
+
+/// The id's history: when it was created, what merged into it, what split off.
+fn render_history(history: &ProfileHistory, profile: &ProfileId) -> String {
+    let mut out = String::from("  history:\n");
+    for (run, event) in &history.events {
+        let line = match event {
+            ProfileEvent::Created { .. } => "created".to_string(),
+            ProfileEvent::Merged { from, into } if into == profile => {
+                format!("{from} merged into it")
+            }
+            ProfileEvent::Merged { into, .. } => format!("merged into {into}"),
+            ProfileEvent::Split { from, new } if from == profile => {
+                format!("{new} split off from it")
+            }
+            ProfileEvent::Split { from, .. } => format!("split off from {from}"),
+        };
+        out.push_str(&format!("    resolution run {run}: {line}\n"));
+    }
+    out
 }
 
 /// The profile as text: one line per distinct value with the records that hold it.

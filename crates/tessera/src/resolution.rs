@@ -4,9 +4,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use chrono::Utc;
 use tessera_model::{Attribute, IdKind};
-use tessera_resolve::{RecordFacts, ResolveStats, resolve};
-use tessera_store::{Assignment, RecordId, SqliteStore, Store};
+use tessera_resolve::{History, ProfileChange, RecordFacts, ResolveStats, resolve_with_history};
+use tessera_store::{Assignment, ProfileEvent, RecordId, ResolutionOutcome, SqliteStore, Store};
 
 use crate::count;
 
@@ -17,6 +18,15 @@ pub(crate) struct ResolveReport {
     pub(crate) elapsed: Duration,
     /// Reading the records, resolving them, storing the profiles.
     pub(crate) phases: [Duration; 3],
+    pub(crate) changes: IdChanges,
+}
+
+/// How profile ids changed relative to the previous run.
+#[derive(Default)]
+pub(crate) struct IdChanges {
+    pub(crate) created: u64,
+    pub(crate) merged: u64,
+    pub(crate) split: u64,
 }
 
 impl ResolveReport {
@@ -49,6 +59,12 @@ impl ResolveReport {
             count(s.clustering.refused_strong_conflict),
             count(s.clustering.refused_incoherent),
         );
+        println!(
+            "  profile ids: {} new, {} merged into an older profile (the old id redirects), {} split off; every other id kept",
+            count(self.changes.created),
+            count(self.changes.merged),
+            count(self.changes.split),
+        );
     }
 }
 
@@ -63,6 +79,10 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     let started = Instant::now();
     let mut records: Vec<(RecordId, Vec<(IdKind, String)>)> = Vec::new();
     let mut facts: Vec<RecordFacts> = Vec::new();
+    let mut history = History {
+        previous: Vec::new(),
+        created: store.profile_ages().context("failed to read profiles")?,
+    };
     store
         .scan_current(&mut |record| {
             let identifiers = record
@@ -77,11 +97,12 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
                 record.reference,
                 &record.attributes,
             ));
+            history.previous.push(record.profile);
             records.push((record.id, identifiers));
         })
         .context("failed to read records")?;
     let loaded = started.elapsed();
-    let resolution = resolve(facts);
+    let resolution = resolve_with_history(facts, &history);
     let resolved = started.elapsed();
     let assignments: Vec<Assignment> = records
         .into_iter()
@@ -96,13 +117,38 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     distinct.sort_unstable();
     distinct.dedup();
     let profiles = distinct.len() as u64;
+    let mut changes = IdChanges::default();
+    let events: Vec<ProfileEvent> = resolution
+        .changes
+        .into_iter()
+        .map(|change| match change {
+            ProfileChange::Created { profile } => {
+                changes.created += 1;
+                ProfileEvent::Created { profile }
+            }
+            ProfileChange::Merged { from, into } => {
+                changes.merged += 1;
+                ProfileEvent::Merged { from, into }
+            }
+            ProfileChange::Split { from, new } => {
+                changes.split += 1;
+                ProfileEvent::Split { from, new }
+            }
+        })
+        .collect();
+    let outcome = ResolutionOutcome {
+        finished_at: Utc::now(),
+        assignments,
+        events,
+    };
     store
-        .replace_profiles(&assignments)
+        .apply_resolution(&outcome)
         .context("failed to store profiles")?;
     Ok(ResolveReport {
-        records: assignments.len() as u64,
+        records: outcome.assignments.len() as u64,
         profiles,
         stats: resolution.stats,
+        changes,
         elapsed: started.elapsed(),
         phases: [loaded, resolved - loaded, started.elapsed() - resolved],
     })

@@ -158,3 +158,33 @@ fn tessera_count(n: u64) -> String {
     }
     out
 }
+
+#[test]
+fn resolving_again_keeps_every_profile_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("demo");
+    demo(&data_dir, "500", "11");
+    let before = tessera(&data_dir, &["links", "--out", "-"]);
+    let again = tessera(&data_dir, &["resolve"]);
+    assert!(
+        again.contains(
+            "profile ids: 0 new, 0 merged into an older profile (the old id redirects), 0 split off"
+        ),
+        "{again}"
+    );
+    assert_eq!(tessera(&data_dir, &["links", "--out", "-"]), before);
+    // Each profile shows its history.
+    let profile = before
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let shown = tessera(&data_dir, &["profile", &profile]);
+    assert!(
+        shown.contains("history:\n    resolution run 1: created"),
+        "{shown}"
+    );
+}
