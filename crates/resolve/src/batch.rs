@@ -4,14 +4,14 @@
 //! (blocking, training, the order links are taken in, profile ids) depends only on the records,
 //! never on the order the caller gave them in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use tessera_model::{ProfileId, RecordRef};
+use tessera_model::{ProfileId, RecordKey, RecordRef, SourceId};
 
 use crate::blocking::{BlockingStats, candidate_pairs};
-use crate::cluster::{ClusterStats, Link, cluster};
+use crate::cluster::{ClusterStats, Link, StewardPairs, cluster};
 use crate::compare::{Comparison, Field, compare};
 use crate::features::RecordFacts;
 use crate::model::Model;
@@ -42,17 +42,44 @@ pub struct Resolution {
     pub profiles: Vec<ProfileId>,
     /// Profiles created, merged and split relative to the previous run.
     pub changes: Vec<ProfileChange>,
+    /// Uncertain pairs left on different profiles, strongest first, for a steward.
+    pub review: Vec<ReviewPair>,
     pub stats: ResolveStats,
     pub model: Model,
 }
 
-/// What the previous runs left: each record's profile before this run (in input order) and the
-/// run in which each existing profile was created.
+/// What the previous runs left: each record's profile before this run (in input order), the
+/// run in which each existing profile was created, and the steward's decisions in force.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub previous: Vec<Option<ProfileId>>,
     pub created: HashMap<ProfileId, u64>,
+    pub decisions: Vec<StewardDecision>,
 }
+
+/// A steward's decision on two records, by source and key, so that it holds for every later
+/// version of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StewardDecision {
+    pub a: (SourceId, RecordKey),
+    pub b: (SourceId, RecordKey),
+    pub same: bool,
+}
+
+/// An uncertain pair: evidence leans towards one person (p ≥ 0.5) but not enough to link
+/// (p < 0.95), or only names agree. A steward should look.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReviewPair {
+    pub a: RecordRef,
+    pub b: RecordRef,
+    pub weight: f64,
+}
+
+/// Pairs whose weight is at least this (p ≥ 0.5) and not linked go to the review queue.
+pub const REVIEW_FLOOR_BITS: f64 = 0.0;
+
+/// The review queue holds at most this many pairs, the strongest first.
+pub const MAX_REVIEW_PAIRS: usize = 10_000;
 
 /// The profile id of a cluster: derived from its smallest member reference, so it is the same on
 /// every run over the same records.
@@ -96,7 +123,7 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
             let score = model.score(&records[i as usize], &records[j as usize], comparison);
             let names_exact =
                 comparison.level(Field::Surname) == 1 && comparison.level(Field::Given) == 1;
-            let keep = score.weight >= LINK_THRESHOLD_BITS || (names_exact && !score.corroborated);
+            let keep = score.weight >= REVIEW_FLOOR_BITS || (names_exact && !score.corroborated);
             keep.then_some((score.weight, i, j, score, names_exact))
         })
         .collect();
@@ -113,18 +140,61 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         .count() as u64;
     let by_strength =
         |a: &Link, b: &Link| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
-    let (mut links, mut name_links): (Vec<Link>, Vec<Link>) = (Vec::new(), Vec::new());
+    let (mut links, mut name_links, mut uncertain): (Vec<Link>, Vec<Link>, Vec<Link>) =
+        (Vec::new(), Vec::new(), Vec::new());
     for (w, i, j, score, names_exact) in scored {
         match (score.veto, score.corroborated) {
             (None, true) if w >= LINK_THRESHOLD_BITS => links.push((w, i, j)),
-            (None, false) if names_exact => name_links.push((w, i, j)),
+            (None, corroborated) => {
+                if !corroborated && names_exact {
+                    name_links.push((w, i, j));
+                }
+                if w >= REVIEW_FLOOR_BITS {
+                    uncertain.push((w, i, j));
+                }
+            }
             _ => {}
         }
     }
+    uncertain.par_sort_unstable_by(by_strength);
     links.par_sort_unstable_by(by_strength);
     name_links.par_sort_unstable_by(by_strength);
 
-    let (roots, clustering) = cluster(&records, &model, &links, &name_links);
+    // A steward's decisions, by source and key, as record positions.
+    let position: HashMap<(&SourceId, &RecordKey), u32> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((&r.reference.source, &r.reference.key), i as u32))
+        .collect();
+    let mut steward = StewardPairs::default();
+    let mut decided: HashSet<(u32, u32)> = HashSet::new();
+    for decision in &history.decisions {
+        let (Some(&i), Some(&j)) = (
+            position.get(&(&decision.a.0, &decision.a.1)),
+            position.get(&(&decision.b.0, &decision.b.1)),
+        ) else {
+            continue;
+        };
+        decided.insert((i.min(j), i.max(j)));
+        if decision.same {
+            steward.same.push((i, j))
+        } else {
+            steward.different.push((i, j))
+        }
+    }
+
+    let (roots, clustering) = cluster(&records, &model, &links, &name_links, &steward);
+    let mut review: Vec<ReviewPair> = uncertain
+        .into_iter()
+        .filter(|&(_, i, j)| roots[i as usize] != roots[j as usize] && !decided.contains(&(i, j)))
+        .take(MAX_REVIEW_PAIRS)
+        .map(|(weight, i, j)| ReviewPair {
+            a: records[i as usize].reference.clone(),
+            b: records[j as usize].reference.clone(),
+            weight,
+        })
+        .collect();
+    review.shrink_to_fit();
     let previous: Vec<Option<ProfileId>> = order
         .iter()
         .map(|&original| history.previous.get(original).cloned().flatten())
@@ -145,6 +215,7 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     Resolution {
         profiles,
         changes,
+        review,
         stats,
         model,
     }

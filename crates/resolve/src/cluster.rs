@@ -36,6 +36,17 @@ pub struct ClusterStats {
     pub refused_incoherent: u64,
     /// Profiles without a birth date attached by a name that exactly one dated profile carries.
     pub attached_by_unique_name: u64,
+    /// Merges a steward asked for ("the same person").
+    pub steward_merges: u64,
+    /// Merges refused because a steward said "not the same person".
+    pub refused_by_steward: u64,
+}
+
+/// A steward's decisions, as pairs of record positions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StewardPairs {
+    pub(crate) same: Vec<(u32, u32)>,
+    pub(crate) different: Vec<(u32, u32)>,
 }
 
 struct Clusters {
@@ -44,6 +55,8 @@ struct Clusters {
     strong: Vec<Vec<(IdKind, String)>>,
     /// Whether any record of the cluster has a birth date.
     dated: Vec<bool>,
+    /// Records a steward said are not this cluster's person.
+    apart: Vec<Vec<u32>>,
 }
 
 enum Merge {
@@ -51,6 +64,7 @@ enum Merge {
     Already,
     StrongConflict,
     Incoherent,
+    StewardApart,
 }
 
 /// The two name parts in a fixed order, so that swapped orders meet.
@@ -61,21 +75,54 @@ fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
 
 impl Clusters {
     /// Merges the clusters of `i` and `j` if the result stays coherent; says what happened.
-    fn try_merge(&mut self, records: &[RecordFacts], model: &Model, i: u32, j: u32) -> Merge {
+    /// A `forced` merge (a steward said "the same") skips the coherence check, never the
+    /// strong-identifier conflict or a steward's "not the same".
+    fn try_merge(
+        &mut self,
+        records: &[RecordFacts],
+        model: &Model,
+        i: u32,
+        j: u32,
+        forced: bool,
+    ) -> Merge {
         let (ra, rb) = (self.find(i), self.find(j));
         if ra == rb {
             return Merge::Already;
         }
+        let kept_apart = |this: &mut Clusters, from: u32, to: u32| {
+            let apart = this.apart[from as usize].clone();
+            apart.into_iter().any(|x| this.find(x) == to)
+        };
+        if kept_apart(self, ra, rb) || kept_apart(self, rb, ra) {
+            return Merge::StewardApart;
+        }
         if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
             return Merge::StrongConflict;
         }
+        if !forced && let Some(refusal) = self.incoherent(records, model, ra, rb) {
+            return refusal;
+        }
+        self.merge(ra, rb);
+        Merge::Done
+    }
+
+    /// Why merging clusters `ra` and `rb` would make a profile contradict itself, if it would.
+    fn incoherent(
+        &self,
+        records: &[RecordFacts],
+        model: &Model,
+        ra: u32,
+        rb: u32,
+    ) -> Option<Merge> {
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
         for a in sample(&self.members[ra as usize]) {
             for b in sample(&self.members[rb as usize]) {
                 let (x, y) = (&records[a as usize], &records[b as usize]);
                 let comparison = compare(x, y);
                 match crate::model::veto(&comparison) {
-                    Some(crate::model::Veto::StrongIdConflict) => return Merge::StrongConflict,
+                    Some(crate::model::Veto::StrongIdConflict) => {
+                        return Some(Merge::StrongConflict);
+                    }
                     Some(_) => vetoed += 1,
                     None => weight_sum += model.evidence(x, y, &comparison),
                 }
@@ -88,8 +135,12 @@ impl Clusters {
         if vetoed * MAX_VETOED_SHARE_DENOMINATOR >= pairs.max(1)
             || weight_sum / f64::from(agreeing.max(1)) < 0.0
         {
-            return Merge::Incoherent;
+            return Some(Merge::Incoherent);
         }
+        None
+    }
+
+    fn merge(&mut self, ra: u32, rb: u32) {
         // Merge the smaller cluster into the larger.
         let (root, child) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {
             (ra, rb)
@@ -106,8 +157,9 @@ impl Clusters {
             }
         }
         self.dated[root as usize] |= self.dated[child as usize];
+        let moved_apart = std::mem::take(&mut self.apart[child as usize]);
+        self.apart[root as usize].extend(moved_apart);
         self.parent[child as usize] = root;
-        Merge::Done
     }
 
     fn find(&mut self, mut i: u32) -> u32 {
@@ -142,6 +194,7 @@ pub(crate) fn cluster(
     model: &Model,
     links: &[Link],
     name_links: &[Link],
+    steward: &StewardPairs,
 ) -> (Vec<u32>, ClusterStats) {
     let n = records.len();
     let mut clusters = Clusters {
@@ -149,15 +202,31 @@ pub(crate) fn cluster(
         members: (0..n as u32).map(|i| vec![i]).collect(),
         strong: records.iter().map(|r| r.strong_ids.clone()).collect(),
         dated: records.iter().map(|r| r.birth.is_some()).collect(),
+        apart: vec![Vec::new(); n],
     };
     let mut stats = ClusterStats::default();
+    // A steward's decisions come first: "not the same" binds every later merge, and "the same"
+    // merges before any link is looked at.
+    for &(i, j) in &steward.different {
+        clusters.apart[i as usize].push(j);
+        clusters.apart[j as usize].push(i);
+    }
+    for &(i, j) in &steward.same {
+        match clusters.try_merge(records, model, i, j, true) {
+            Merge::Done => stats.steward_merges += 1,
+            Merge::StewardApart => stats.refused_by_steward += 1,
+            Merge::StrongConflict => stats.refused_strong_conflict += 1,
+            Merge::Already | Merge::Incoherent => {}
+        }
+    }
     for &(_, i, j) in links {
         stats.links_considered += 1;
-        match clusters.try_merge(records, model, i, j) {
+        match clusters.try_merge(records, model, i, j, false) {
             Merge::Done => stats.merges += 1,
             Merge::Already => {}
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
             Merge::Incoherent => stats.refused_incoherent += 1,
+            Merge::StewardApart => stats.refused_by_steward += 1,
         }
     }
 
@@ -185,7 +254,7 @@ pub(crate) fn cluster(
         let unique = dated_profiles
             .get(&key)
             .is_some_and(|roots| roots.len() == 1 && roots.contains(&dated));
-        if unique && matches!(clusters.try_merge(records, model, i, j), Merge::Done) {
+        if unique && matches!(clusters.try_merge(records, model, i, j, false), Merge::Done) {
             stats.attached_by_unique_name += 1;
             let root = clusters.find(i);
             // The merged profile is dated now; keep the uniqueness table pointing at its root.

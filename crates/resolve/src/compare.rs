@@ -43,7 +43,7 @@ impl Field {
             Field::Patronymic => "patronymic",
             Field::BirthDate => "birth date",
             Field::Sex => "sex",
-            Field::Contact => "phone, car plate or transport card",
+            Field::Contact => "contact",
             Field::Employer => "employer",
             Field::Address => "address",
             Field::StrongId => "strong identifier",

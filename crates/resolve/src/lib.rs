@@ -22,7 +22,8 @@ mod normalise;
 mod stable_ids;
 
 pub use batch::{
-    History, LINK_THRESHOLD_BITS, Resolution, ResolveStats, resolve, resolve_with_history,
+    History, LINK_THRESHOLD_BITS, MAX_REVIEW_PAIRS, REVIEW_FLOOR_BITS, Resolution, ResolveStats,
+    ReviewPair, StewardDecision, resolve, resolve_with_history,
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;

@@ -297,3 +297,75 @@ fn sex_is_part_of_the_facts() {
     let facts = RecordFacts::from_attributes(reference, &[Attribute::Sex(Sex::Female)]);
     assert_eq!(facts.sex, Some(Sex::Female));
 }
+
+#[test]
+fn steward_decisions_bind_every_later_run() {
+    let mut b = Builder::population(300);
+    let phone = id(IdKind::Phone, "+79160000009");
+    let x = b.add(
+        "tax",
+        name("Ткаченко", "Олег", Some("Иванович")),
+        date(1970, 1, 2),
+        vec![phone.clone()],
+    );
+    let y = b.add(
+        "school",
+        name("Ткаченко", "Олег", Some("Иванович")),
+        date(1970, 1, 2),
+        vec![phone],
+    );
+    let home = address("Москва, ул. Ленина, д. 5, кв. 7");
+    let t1 = b.add(
+        "school",
+        name("Ткаченко", "Павел", None),
+        date(2012, 5, 6),
+        vec![home.clone()],
+    );
+    let t2 = b.add(
+        "school",
+        name("Ткаченко", "Пётр", None),
+        date(2012, 5, 6),
+        vec![home],
+    );
+    let plain = resolve(b.records.clone()).profiles;
+    assert!(b.same(&plain, x, y) && !b.same(&plain, t1, t2));
+
+    let key = |i: usize| {
+        (
+            b.records[i].reference.source.clone(),
+            b.records[i].reference.key.clone(),
+        )
+    };
+    let history = crate::History {
+        decisions: vec![
+            crate::StewardDecision {
+                a: key(x),
+                b: key(y),
+                same: false,
+            },
+            crate::StewardDecision {
+                a: key(t1),
+                b: key(t2),
+                same: true,
+            },
+        ],
+        ..crate::History::default()
+    };
+    let decided = crate::resolve_with_history(b.records.clone(), &history);
+    assert!(
+        !b.same(&decided.profiles, x, y),
+        "a steward's 'not the same' holds"
+    );
+    assert!(
+        b.same(&decided.profiles, t1, t2),
+        "a steward's 'the same' holds"
+    );
+    // A decided pair is never queued for review again.
+    let refs = |i: usize| b.records[i].reference.clone();
+    assert!(
+        !decided
+            .review
+            .iter()
+            .any(|r| (r.a == refs(x) && r.b == refs(y)) || (r.a == refs(y) && r.b == refs(x)))
+    );
+}

@@ -13,7 +13,7 @@ mod prepared;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
-use tessera_model::{Attribute, IdKind, ProfileId, RecordRef, SourceId};
+use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
 
 pub use prepared::PreparedRecord;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
@@ -123,6 +123,30 @@ pub struct ResolutionOutcome {
     pub finished_at: DateTime<Utc>,
     pub assignments: Vec<Assignment>,
     pub events: Vec<ProfileEvent>,
+    /// The new review queue, strongest first; replaces the previous one.
+    pub review: Vec<ReviewItem>,
+}
+
+/// A record by source and key: what a steward decides about, whatever its version.
+pub type RecordAddress = (SourceId, RecordKey);
+
+/// An uncertain pair waiting for a steward.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReviewItem {
+    pub a: RecordAddress,
+    pub b: RecordAddress,
+    pub weight: f64,
+}
+
+/// A steward's decision that two records are (or are not) one person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub id: i64,
+    pub a: RecordAddress,
+    pub b: RecordAddress,
+    pub same: bool,
+    pub decided_at: DateTime<Utc>,
+    pub reverted_at: Option<DateTime<Utc>>,
 }
 
 /// Where a profile id came from and where it went.
@@ -177,6 +201,24 @@ pub trait Store: Send + Sync {
 
     /// Where a profile id came from and where it went.
     fn profile_history(&self, profile: &ProfileId) -> Result<ProfileHistory, StoreError>;
+
+    /// The review queue left by the last resolution run, strongest first.
+    fn review_queue(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError>;
+
+    /// Records a steward's decision; returns its id.
+    fn record_decision(
+        &self,
+        a: &RecordAddress,
+        b: &RecordAddress,
+        same: bool,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    /// Reverts a decision: later runs ignore it. Returns false if there is no such active one.
+    fn revert_decision(&self, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Every decision, oldest first; reverted ones too when `include_reverted`.
+    fn decisions(&self, include_reverted: bool) -> Result<Vec<Decision>, StoreError>;
 
     /// The current records of a profile; empty if there is no such profile.
     fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError>;

@@ -13,8 +13,9 @@ use rusqlite_migration::{M, Migrations};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
 
 use crate::{
-    ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory, RecordId,
-    ResolutionOutcome, Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
+    Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
+    RecordAddress, RecordId, ResolutionOutcome, ReviewItem, Store, StoreCounts, StoreError,
+    StoredRecord, WriteCounts,
 };
 
 /// The database file inside the data directory.
@@ -24,6 +25,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../migrations/sqlite/0001_init.sql")),
         M::up(include_str!("../migrations/sqlite/0002_profiles.sql")),
+        M::up(include_str!("../migrations/sqlite/0003_review.sql")),
     ])
 }
 
@@ -153,6 +155,14 @@ fn read_record(row: &Row<'_>) -> Result<StoredRecord, StoreError> {
             .map_err(|e| corrupt(format!("attributes: {e}")))?,
         profile: profile.map(ProfileId::new),
     })
+}
+
+fn address(source: String, key: String) -> Result<RecordAddress, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { id: 0, reason };
+    Ok((
+        SourceId::new(&source).map_err(|e| corrupt(e.to_string()))?,
+        RecordKey::new(&key).map_err(|e| corrupt(e.to_string()))?,
+    ))
 }
 
 fn collect_records(
@@ -373,8 +383,23 @@ impl Store for SqliteStore {
         }
         transaction.execute_batch(
             "CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
-             CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
+             CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);
+             DELETE FROM review_pair;",
         )?;
+        {
+            let mut review = transaction.prepare_cached(
+                "INSERT INTO review_pair (a_source, a_key, b_source, b_key, weight) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for item in &outcome.review {
+                review.execute(params![
+                    item.a.0.as_str(),
+                    item.a.1.as_str(),
+                    item.b.0.as_str(),
+                    item.b.1.as_str(),
+                    item.weight
+                ])?;
+            }
+        }
         transaction.commit()?;
         Ok(run as u64)
     }
@@ -443,6 +468,76 @@ impl Store for SqliteStore {
             merged_into,
             events,
         })
+    }
+
+    fn review_queue(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT a_source, a_key, b_source, b_key, weight FROM review_pair ORDER BY weight DESC, rowid LIMIT ?1",
+        )?;
+        let mut rows = statement.query(params![limit as i64])?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            items.push(ReviewItem {
+                a: address(row.get(0)?, row.get(1)?)?,
+                b: address(row.get(2)?, row.get(3)?)?,
+                weight: row.get(4)?,
+            });
+        }
+        Ok(items)
+    }
+
+    fn record_decision(
+        &self,
+        a: &RecordAddress,
+        b: &RecordAddress,
+        same: bool,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let connection = self.lock();
+        connection.execute(
+            "INSERT INTO steward_decision (a_source, a_key, b_source, b_key, same, decided_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![a.0.as_str(), a.1.as_str(), b.0.as_str(), b.1.as_str(), same, timestamp(at)],
+        )?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    fn revert_decision(&self, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let updated = self.lock().execute(
+            "UPDATE steward_decision SET reverted_at = ?2 WHERE id = ?1 AND reverted_at IS NULL",
+            params![id, timestamp(at)],
+        )?;
+        Ok(updated == 1)
+    }
+
+    fn decisions(&self, include_reverted: bool) -> Result<Vec<Decision>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, a_source, a_key, b_source, b_key, same, decided_at, reverted_at FROM steward_decision
+             WHERE ?1 OR reverted_at IS NULL ORDER BY id",
+        )?;
+        let mut rows = statement.query(params![include_reverted])?;
+        let mut decisions = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let time = |text: String| {
+                DateTime::parse_from_rfc3339(&text)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| StoreError::Corrupt {
+                        id,
+                        reason: format!("decision time: {e}"),
+                    })
+            };
+            decisions.push(Decision {
+                id,
+                a: address(row.get(1)?, row.get(2)?)?,
+                b: address(row.get(3)?, row.get(4)?)?,
+                same: row.get(5)?,
+                decided_at: time(row.get(6)?)?,
+                reverted_at: row.get::<_, Option<String>>(7)?.map(time).transpose()?,
+            });
+        }
+        Ok(decisions)
     }
 
     fn profile_records(&self, profile: &ProfileId) -> Result<Vec<StoredRecord>, StoreError> {

@@ -34,6 +34,7 @@ fn apply(store: &dyn Store, assignments: Vec<Assignment>, events: Vec<ProfileEve
             finished_at: Utc::now(),
             assignments,
             events,
+            review: vec![],
         })
         .unwrap()
 }
@@ -306,6 +307,56 @@ fn merged_profile_ids_say_where_they_went() {
                 .profile_history(&ProfileId::new("p-none".into()))
                 .unwrap(),
             Default::default()
+        );
+    }
+}
+
+#[test]
+fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
+    for (backend, _dir, store) in backends() {
+        let address = |key: &str| (SourceId::new("tax").unwrap(), RecordKey::new(key).unwrap());
+        let item = tessera_store::ReviewItem {
+            a: address("1"),
+            b: address("2"),
+            weight: 2.5,
+        };
+        let outcome = |review| ResolutionOutcome {
+            finished_at: Utc::now(),
+            assignments: vec![],
+            events: vec![],
+            review,
+        };
+        store
+            .apply_resolution(&outcome(vec![item.clone()]))
+            .unwrap();
+        assert_eq!(store.review_queue(10).unwrap(), [item], "{backend}");
+        store.apply_resolution(&outcome(vec![])).unwrap();
+        assert!(store.review_queue(10).unwrap().is_empty(), "{backend}");
+
+        let same = store
+            .record_decision(&address("1"), &address("2"), true, Utc::now())
+            .unwrap();
+        let different = store
+            .record_decision(&address("1"), &address("3"), false, Utc::now())
+            .unwrap();
+        let active = store.decisions(false).unwrap();
+        assert_eq!(
+            active.iter().map(|d| (d.id, d.same)).collect::<Vec<_>>(),
+            [(same, true), (different, false)]
+        );
+        assert!(
+            store.revert_decision(same, Utc::now()).unwrap(),
+            "{backend}"
+        );
+        assert!(
+            !store.revert_decision(same, Utc::now()).unwrap(),
+            "{backend}: reverting twice does nothing"
+        );
+        assert_eq!(store.decisions(false).unwrap().len(), 1, "{backend}");
+        let all = store.decisions(true).unwrap();
+        assert!(
+            all[0].reverted_at.is_some() && all[1].reverted_at.is_none(),
+            "{backend}"
         );
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn run(data_dir: &Path, first: &str, second: Option<&str>) -> anyhow:
     Ok(())
 }
 
-fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<StoredRecord> {
+pub(crate) fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<StoredRecord> {
     let (source, key) = reference.split_once('/').ok_or_else(|| {
         input_error(format!(
             "{reference:?} is not a record reference; write source/key, e.g. tax/7701"
@@ -90,7 +90,7 @@ fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<StoredRecor
         .ok_or_else(|| input_error(format!("no record {reference}")))
 }
 
-fn train(store: &dyn Store) -> anyhow::Result<Model> {
+pub(crate) fn train(store: &dyn Store) -> anyhow::Result<Model> {
     let mut facts = Vec::new();
     store.scan_current(&mut |r| {
         facts.push(RecordFacts::from_attributes(r.reference, &r.attributes))
@@ -98,7 +98,7 @@ fn train(store: &dyn Store) -> anyhow::Result<Model> {
     Ok(resolve(facts).model)
 }
 
-fn render_pair(a: &StoredRecord, b: &StoredRecord, e: &PairExplanation) -> String {
+pub(crate) fn render_pair(a: &StoredRecord, b: &StoredRecord, e: &PairExplanation) -> String {
     let mut out = format!("{}  vs  {}\n", a.reference, b.reference);
     out.push_str(&format!(
         "  {:<34} {:>+7.2} bits\n",

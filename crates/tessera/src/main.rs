@@ -11,6 +11,7 @@ mod import;
 mod links;
 mod profile_view;
 mod resolution;
+mod review;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +92,25 @@ enum Command {
         /// The second record as source/key.
         second: Option<String>,
     },
+    /// The steward's desk: list the uncertain pairs with their evidence, or record a decision
+    /// that every later `tessera resolve` respects (until undone).
+    Review {
+        /// How many uncertain pairs to show.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Record that two records (source/key) are the same person.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["different", "undo", "decisions"])]
+        same: Option<Vec<String>>,
+        /// Record that two records (source/key) are not the same person.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["undo", "decisions"])]
+        different: Option<Vec<String>>,
+        /// Undo a decision by its number.
+        #[arg(long, conflicts_with = "decisions")]
+        undo: Option<i64>,
+        /// List every decision, undone ones too.
+        #[arg(long)]
+        decisions: bool,
+    },
     /// Score the current profiles against a truth file (CSV: source,record_id,person_id).
     Eval {
         #[arg(long)]
@@ -115,6 +135,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile { target } => profile_view::run(&cli.data_dir, &target),
         Command::Explain { first, second } => {
             explain::run(&cli.data_dir, &first, second.as_deref())
+        }
+        Command::Review {
+            limit,
+            same,
+            different,
+            undo,
+            decisions,
+        } => {
+            let action = match (same, different, undo, decisions) {
+                (Some(pair), _, _, _) => review::Action::Decide {
+                    a: pair[0].clone(),
+                    b: pair[1].clone(),
+                    same: true,
+                },
+                (_, Some(pair), _, _) => review::Action::Decide {
+                    a: pair[0].clone(),
+                    b: pair[1].clone(),
+                    same: false,
+                },
+                (_, _, Some(id), _) => review::Action::Undo { id },
+                (_, _, _, true) => review::Action::Decisions,
+                _ => review::Action::List { limit },
+            };
+            review::run(&cli.data_dir, action)
         }
         Command::Eval { truth } => evaluation::run(&cli.data_dir, &truth),
         Command::Demo { persons, seed } => demo::run(&cli.data_dir, persons, seed),

@@ -6,8 +6,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use tessera_model::{Attribute, IdKind};
-use tessera_resolve::{History, ProfileChange, RecordFacts, ResolveStats, resolve_with_history};
-use tessera_store::{Assignment, ProfileEvent, RecordId, ResolutionOutcome, SqliteStore, Store};
+use tessera_resolve::{
+    History, ProfileChange, RecordFacts, ResolveStats, StewardDecision, resolve_with_history,
+};
+use tessera_store::{
+    Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, SqliteStore, Store,
+};
 
 use crate::count;
 
@@ -19,6 +23,8 @@ pub(crate) struct ResolveReport {
     /// Reading the records, resolving them, storing the profiles.
     pub(crate) phases: [Duration; 3],
     pub(crate) changes: IdChanges,
+    /// Uncertain pairs left for a steward.
+    pub(crate) queued: u64,
 }
 
 /// How profile ids changed relative to the previous run.
@@ -65,6 +71,10 @@ impl ResolveReport {
             count(self.changes.merged),
             count(self.changes.split),
         );
+        println!(
+            "  {} uncertain pairs wait for a steward: `tessera review`",
+            count(self.queued)
+        );
     }
 }
 
@@ -79,9 +89,20 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     let started = Instant::now();
     let mut records: Vec<(RecordId, Vec<(IdKind, String)>)> = Vec::new();
     let mut facts: Vec<RecordFacts> = Vec::new();
+    let decisions = store
+        .decisions(false)
+        .context("failed to read steward decisions")?
+        .into_iter()
+        .map(|d| StewardDecision {
+            a: d.a,
+            b: d.b,
+            same: d.same,
+        })
+        .collect();
     let mut history = History {
         previous: Vec::new(),
         created: store.profile_ages().context("failed to read profiles")?,
+        decisions,
     };
     store
         .scan_current(&mut |record| {
@@ -136,10 +157,21 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
             }
         })
         .collect();
+    let review: Vec<ReviewItem> = resolution
+        .review
+        .into_iter()
+        .map(|pair| ReviewItem {
+            a: (pair.a.source, pair.a.key),
+            b: (pair.b.source, pair.b.key),
+            weight: pair.weight,
+        })
+        .collect();
+    let queued = review.len() as u64;
     let outcome = ResolutionOutcome {
         finished_at: Utc::now(),
         assignments,
         events,
+        review,
     };
     store
         .apply_resolution(&outcome)
@@ -149,6 +181,7 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         profiles,
         stats: resolution.stats,
         changes,
+        queued,
         elapsed: started.elapsed(),
         phases: [loaded, resolved - loaded, started.elapsed() - resolved],
     })

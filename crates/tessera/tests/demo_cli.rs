@@ -188,3 +188,75 @@ fn resolving_again_keeps_every_profile_id() {
         "{shown}"
     );
 }
+
+fn profiles_of(data_dir: &std::path::Path) -> std::collections::HashMap<String, String> {
+    tessera(data_dir, &["links", "--out", "-"])
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            (
+                format!("{}/{}", fields[0], fields[1]),
+                fields[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn steward_decisions_are_respected_by_later_runs_and_can_be_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("demo");
+    demo(&data_dir, "600", "5");
+    let queue = tessera(&data_dir, &["review", "--limit", "1"]);
+    assert!(
+        queue.contains("prior: two random records are one"),
+        "the queue shows the evidence: {queue}"
+    );
+    let decide = queue
+        .lines()
+        .find(|l| l.trim_start().starts_with("decide:"))
+        .expect("a queued pair");
+    let words: Vec<&str> = decide.split_whitespace().collect();
+    let (a, b) = (words[4].to_string(), words[5].to_string());
+    let before = profiles_of(&data_dir);
+    assert_ne!(before[&a], before[&b], "a queued pair is on two profiles");
+
+    // "The same": joined by the next run, and it leaves the queue.
+    let said = tessera(&data_dir, &["review", "--same", &a, &b]);
+    assert!(said.starts_with("decision 1:"), "{said}");
+    tessera(&data_dir, &["resolve"]);
+    let after = profiles_of(&data_dir);
+    assert_eq!(after[&a], after[&b]);
+    assert!(!tessera(&data_dir, &["review", "--limit", "10000"]).contains(&format!("{a} vs  {b}")));
+
+    // Undone: the next run is back to what the evidence alone says.
+    tessera(&data_dir, &["review", "--undo", "1"]);
+    tessera(&data_dir, &["resolve"]);
+    let undone = profiles_of(&data_dir);
+    assert_ne!(undone[&a], undone[&b]);
+
+    // "Not the same" on two records the resolver put together splits them.
+    let mut members: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+    for (record, profile) in &undone {
+        members
+            .entry(profile.as_str())
+            .or_default()
+            .push(record.as_str());
+    }
+    let pair = members
+        .values()
+        .find(|m| m.len() == 2)
+        .expect("a two-record profile");
+    tessera(&data_dir, &["review", "--different", pair[0], pair[1]]);
+    tessera(&data_dir, &["resolve"]);
+    let split = profiles_of(&data_dir);
+    assert_ne!(split[pair[0]], split[pair[1]]);
+    let decisions = tessera(&data_dir, &["review", "--decisions"]);
+    assert!(
+        decisions.contains("same")
+            && decisions.contains("(undone")
+            && decisions.contains("different"),
+        "{decisions}"
+    );
+}
