@@ -89,6 +89,19 @@ pub(crate) fn profile_id_for(reference: &RecordRef) -> ProfileId {
     ProfileId::new(format!("p-{hex}"))
 }
 
+/// Learns the model exactly as a batch run over `records` would, without clustering: for
+/// resolving new records one at a time against these.
+pub fn learn(records: &[RecordFacts]) -> Model {
+    let mut canonical: Vec<RecordFacts> = records.to_vec();
+    canonical.sort_by(|a, b| a.reference.cmp(&b.reference));
+    let (pairs, _) = candidate_pairs(&canonical);
+    let comparisons: Vec<Comparison> = pairs
+        .par_iter()
+        .map(|&(i, j)| compare(&canonical[i as usize], &canonical[j as usize]))
+        .collect();
+    Model::train(&canonical, &comparisons)
+}
+
 /// Resolves records into profiles, as a first run with no history.
 pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
     resolve_with_history(records, &History::default())

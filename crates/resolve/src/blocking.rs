@@ -51,12 +51,12 @@ pub const KEY_FAMILIES: [&str; 10] = [
 ];
 
 /// The family of the name-pair key (surname and given name in either order, no date).
-const NAME_PAIR_FAMILY: u64 = 3;
+pub(crate) const NAME_PAIR_FAMILY: u64 = 3;
 
 /// Families whose value belongs to one person or household (identifiers, contacts, personnel
 /// numbers): a big block of them is one person's many records, joined through a hub. A big block
 /// of any other family is a common name and is skipped.
-const IDENTITY_FAMILIES: [u64; 3] = [0, 4, 8];
+pub(crate) const IDENTITY_FAMILIES: [u64; 3] = [0, 4, 8];
 
 fn key<T: Hash>(parts: (u8, T)) -> u64 {
     // DefaultHasher::new() has fixed keys, so keys are the same on every run. The family goes
@@ -66,7 +66,7 @@ fn key<T: Hash>(parts: (u8, T)) -> u64 {
     (u64::from(parts.0) << 56) | (hasher.finish() >> 8)
 }
 
-fn keys_of(record: &RecordFacts) -> Vec<u64> {
+pub(crate) fn keys_of(record: &RecordFacts) -> Vec<u64> {
     let mut keys = Vec::with_capacity(12);
     for (kind, value) in &record.strong_ids {
         keys.push(key((0, (kind, value))));

@@ -49,7 +49,7 @@ pub(crate) struct StewardPairs {
     pub(crate) different: Vec<(u32, u32)>,
 }
 
-struct Clusters {
+pub(crate) struct Clusters {
     parent: Vec<u32>,
     members: Vec<Vec<u32>>,
     strong: Vec<Vec<(IdKind, String)>>,
@@ -59,7 +59,7 @@ struct Clusters {
     apart: Vec<Vec<u32>>,
 }
 
-enum Merge {
+pub(crate) enum Merge {
     Done,
     Already,
     StrongConflict,
@@ -74,10 +74,31 @@ fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
 }
 
 impl Clusters {
+    pub(crate) fn new() -> Clusters {
+        Clusters {
+            parent: Vec::new(),
+            members: Vec::new(),
+            strong: Vec::new(),
+            dated: Vec::new(),
+            apart: Vec::new(),
+        }
+    }
+
+    /// Adds a record as a cluster of its own; returns its position.
+    pub(crate) fn push(&mut self, record: &RecordFacts) -> u32 {
+        let i = self.parent.len() as u32;
+        self.parent.push(i);
+        self.members.push(vec![i]);
+        self.strong.push(record.strong_ids.clone());
+        self.dated.push(record.birth.is_some());
+        self.apart.push(Vec::new());
+        i
+    }
+
     /// Merges the clusters of `i` and `j` if the result stays coherent; says what happened.
     /// A `forced` merge (a steward said "the same") skips the coherence check, never the
     /// strong-identifier conflict or a steward's "not the same".
-    fn try_merge(
+    pub(crate) fn try_merge(
         &mut self,
         records: &[RecordFacts],
         model: &Model,
@@ -162,7 +183,7 @@ impl Clusters {
         self.parent[child as usize] = root;
     }
 
-    fn find(&mut self, mut i: u32) -> u32 {
+    pub(crate) fn find(&mut self, mut i: u32) -> u32 {
         while self.parent[i as usize] != i {
             let grandparent = self.parent[self.parent[i as usize] as usize];
             self.parent[i as usize] = grandparent;

@@ -17,13 +17,14 @@ mod compare;
 mod evaluate;
 mod explain;
 mod features;
+mod incremental;
 mod model;
 mod normalise;
 mod stable_ids;
 
 pub use batch::{
     History, LINK_THRESHOLD_BITS, MAX_REVIEW_PAIRS, REVIEW_FLOOR_BITS, Resolution, ResolveStats,
-    ReviewPair, StewardDecision, resolve, resolve_with_history,
+    ReviewPair, StewardDecision, learn, resolve, resolve_with_history,
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;
@@ -31,6 +32,7 @@ pub use compare::{Comparison, Field, compare};
 pub use evaluate::{Evaluation, evaluate};
 pub use explain::{FieldEvidence, PairExplanation, explain_pair};
 pub use features::RecordFacts;
+pub use incremental::{Incremental, Placement};
 pub use model::{Model, PairScore, Veto, corroborated, veto};
 pub use normalise::{address_key, name_skeleton};
 pub use stable_ids::{ProfileChange, assign_stable_ids};

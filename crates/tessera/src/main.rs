@@ -70,8 +70,13 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Build profiles from every imported record (today: by shared valid strong identifiers).
-    Resolve,
+    /// Build profiles from every imported record (probabilistic, transliteration-aware).
+    Resolve {
+        /// Resolve only the records no run has resolved yet, one at a time, against the existing
+        /// profiles, without re-clustering anything; prints the time per record.
+        #[arg(long)]
+        incremental: bool,
+    },
     /// Write one row per source record: source,record_id,profile_id.
     Links {
         /// Where to write the CSV; `-` for standard output.
@@ -130,7 +135,8 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Import { mapping, files } => import::run(&cli.data_dir, &mapping, &files),
-        Command::Resolve => resolution::run(&cli.data_dir).map(|_| ()),
+        Command::Resolve { incremental: false } => resolution::run(&cli.data_dir).map(|_| ()),
+        Command::Resolve { incremental: true } => resolution::run_incremental(&cli.data_dir),
         Command::Links { out } => links::run(&cli.data_dir, &out),
         Command::Profile { target } => profile_view::run(&cli.data_dir, &target),
         Command::Explain { first, second } => {

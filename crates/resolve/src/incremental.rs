@@ -1,0 +1,145 @@
+//! Incremental resolution: one new record at a time, against the profiles already built, without
+//! re-running the batch.
+//!
+//! The same rules as the batch, applied to one record: its blocking keys find candidates in an
+//! in-memory key index (blocks over the size limit behave as in the batch: identity keys
+//! through a hub, common names not at all); each candidate is scored with the batch's model;
+//! links are taken strongest first, each merging the new record's cluster into a candidate's
+//! profile only if the profile stays coherent. A record that links to two profiles joins them,
+//! under the same coherence rule. What the batch does in a second phase (attaching a dateless
+//! profile by a name that exactly one dated profile in the registry carries) is not done here:
+//! uniqueness is a judgement on the whole registry, and judged record by record it depends on
+//! arrival order (the first dated namesake would look unique). Such records wait for the next
+//! batch run.
+
+use std::collections::HashMap;
+
+use crate::batch::LINK_THRESHOLD_BITS;
+use crate::blocking::{HUB_SIZE, IDENTITY_FAMILIES, MAX_BLOCK, NAME_PAIR_FAMILY, keys_of};
+use crate::cluster::{Clusters, Merge};
+use crate::compare::compare;
+use crate::features::RecordFacts;
+use crate::model::Model;
+
+/// What resolving one record did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub candidates: u32,
+    pub links: u32,
+    /// Profiles the record joined (0: it starts a profile of its own; 2+: it joined them).
+    pub joined: u32,
+}
+
+/// An index of records and their profiles that new records are resolved against.
+pub struct Incremental<'m> {
+    model: &'m Model,
+    records: Vec<RecordFacts>,
+    keys: HashMap<u64, Vec<u32>>,
+    clusters: Clusters,
+}
+
+impl<'m> Incremental<'m> {
+    pub fn new(model: &'m Model) -> Incremental<'m> {
+        Incremental {
+            model,
+            records: Vec::new(),
+            keys: HashMap::new(),
+            clusters: Clusters::new(),
+        }
+    }
+
+    /// Adds records that already form one profile (from an earlier run), without resolving them.
+    pub fn seed(&mut self, profile: Vec<RecordFacts>) {
+        let mut first = None;
+        for record in profile {
+            let i = self.add(record);
+            match first {
+                None => first = Some(i),
+                // Force: an earlier run decided these are one person.
+                Some(f) => {
+                    let _ = self
+                        .clusters
+                        .try_merge(&self.records, self.model, f, i, true);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, record: RecordFacts) -> u32 {
+        let i = self.clusters.push(&record);
+        for key in keys_of(&record) {
+            self.keys.entry(key).or_default().push(i);
+        }
+        self.records.push(record);
+        i
+    }
+
+    fn candidates(&self, record: &RecordFacts) -> Vec<u32> {
+        let mut found = Vec::new();
+        for key in keys_of(record) {
+            let Some(block) = self.keys.get(&key) else {
+                continue;
+            };
+            let family = key >> 56;
+            let block: &[u32] = if block.len() < MAX_BLOCK {
+                block
+            } else if IDENTITY_FAMILIES.contains(&family) {
+                &block[..HUB_SIZE]
+            } else {
+                continue;
+            };
+            for &c in block {
+                let mixed = self.records[c as usize].birth.is_some() != record.birth.is_some();
+                if family != NAME_PAIR_FAMILY || mixed {
+                    found.push(c);
+                }
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// Resolves one new record against everything added so far, then adds it.
+    pub fn resolve(&mut self, record: RecordFacts) -> Placement {
+        let candidates = self.candidates(&record);
+        let mut links: Vec<(f64, u32)> = candidates
+            .iter()
+            .filter_map(|&c| {
+                let other = &self.records[c as usize];
+                let score = self.model.score(&record, other, &compare(&record, other));
+                (score.weight >= LINK_THRESHOLD_BITS && score.veto.is_none() && score.corroborated)
+                    .then_some((score.weight, c))
+            })
+            .collect();
+        links.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let i = self.add(record);
+        let mut joined = 0;
+        for &(_, c) in &links {
+            if matches!(
+                self.clusters
+                    .try_merge(&self.records, self.model, i, c, false),
+                Merge::Done
+            ) {
+                joined += 1;
+            }
+        }
+        Placement {
+            candidates: candidates.len() as u32,
+            links: links.len() as u32,
+            joined,
+        }
+    }
+
+    /// The profile (cluster root position) of every record, in the order they were added.
+    pub fn roots(&mut self) -> Vec<u32> {
+        (0..self.records.len() as u32)
+            .map(|i| self.clusters.find(i))
+            .collect()
+    }
+
+    /// The records in the order they were added.
+    pub fn records(&self) -> &[RecordFacts] {
+        &self.records
+    }
+}
