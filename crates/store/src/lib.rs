@@ -121,6 +121,12 @@ pub enum ProfileEvent {
 #[derive(Clone, Debug)]
 pub struct ResolutionOutcome {
     pub finished_at: DateTime<Utc>,
+    /// How many records the run resolved into how many profiles, for the run's summary.
+    pub records: u64,
+    pub profiles: u64,
+    /// The assignments that changed: records whose profile differs from before, and records no
+    /// run had resolved (with their identifiers, for the lookup). Records not listed keep their
+    /// profile.
     pub assignments: Vec<Assignment>,
     pub events: Vec<ProfileEvent>,
     /// The new review queue, strongest first; replaces the previous one.
@@ -191,9 +197,9 @@ pub trait Store: Send + Sync {
     /// Visits the current version of every record, in the order they were stored.
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError>;
 
-    /// Stores a resolution run: replaces all profile assignments and the identifier lookup built
-    /// from them, records new profile ids, merges (the merged id redirects to its survivor) and
-    /// splits, all in one transaction. Returns the run number.
+    /// Stores a resolution run in one transaction: the changed assignments and the identifier
+    /// lookup of newly resolved records, new profile ids, merges (the merged id redirects to its
+    /// survivor), splits and the review queue. Returns the run number.
     fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError>;
 
     /// The run in which each active (not merged) profile id was created.

@@ -322,30 +322,28 @@ impl Store for SqliteStore {
     fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let mut profiles: Vec<&str> = outcome
-            .assignments
-            .iter()
-            .map(|a| a.profile.as_str())
-            .collect();
-        profiles.sort_unstable();
-        profiles.dedup();
         transaction.execute(
             "INSERT INTO resolution_run (finished_at, records, profiles) VALUES (?1, ?2, ?3)",
             params![
                 timestamp(outcome.finished_at),
-                outcome.assignments.len() as i64,
-                profiles.len() as i64
+                outcome.records as i64,
+                outcome.profiles as i64
             ],
         )?;
         let run = transaction.last_insert_rowid();
-        // Rebuilding the indexes after a bulk insert sorts once instead of inserting at random.
-        transaction.execute_batch(
-            "DELETE FROM profile_member; DELETE FROM resolved_identifier;
-             DROP INDEX profile_member_by_profile; DROP INDEX resolved_identifier_by_value;",
-        )?;
+        // When most rows change (the first run), drop the indexes and rebuild them once at the
+        // end: sorting once beats inserting at random. Otherwise update in place.
+        let existing: i64 =
+            transaction.query_row("SELECT count(*) FROM profile_member", [], |r| r.get(0))?;
+        let bulk = outcome.assignments.len() as i64 * 2 > existing;
+        if bulk {
+            transaction.execute_batch(
+                "DROP INDEX profile_member_by_profile; DROP INDEX resolved_identifier_by_value;",
+            )?;
+        }
         {
             let mut member = transaction.prepare_cached(
-                "INSERT INTO profile_member (record_id, profile_id) VALUES (?1, ?2)",
+                "INSERT OR REPLACE INTO profile_member (record_id, profile_id) VALUES (?1, ?2)",
             )?;
             let mut identifier = transaction.prepare_cached(
                 "INSERT INTO resolved_identifier (kind, value, record_id) VALUES (?1, ?2, ?3)",
@@ -381,11 +379,13 @@ impl Store for SqliteStore {
                 }
             }
         }
-        transaction.execute_batch(
-            "CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
-             CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);
-             DELETE FROM review_pair;",
-        )?;
+        if bulk {
+            transaction.execute_batch(
+                "CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
+                 CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
+            )?;
+        }
+        transaction.execute("DELETE FROM review_pair", [])?;
         {
             let mut review = transaction.prepare_cached(
                 "INSERT INTO review_pair (a_source, a_key, b_source, b_key, weight) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -120,19 +120,13 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     let loaded = started.elapsed();
     let resolution = resolve_with_history(facts, &history);
     let resolved = started.elapsed();
-    let assignments: Vec<Assignment> = records
-        .into_iter()
-        .zip(resolution.profiles)
-        .map(|((record, identifiers), profile)| Assignment {
-            record,
-            profile,
-            identifiers,
-        })
-        .collect();
-    let mut distinct: Vec<_> = assignments.iter().map(|a| &a.profile).collect();
+    let total = records.len() as u64;
+    let mut distinct: Vec<&ProfileId> = resolution.profiles.iter().collect();
     distinct.sort_unstable();
     distinct.dedup();
     let profiles = distinct.len() as u64;
+    let assignments =
+        changed_assignments(records.into_iter(), &history.previous, resolution.profiles);
     let mut changes = IdChanges::default();
     let events: Vec<ProfileEvent> = resolution
         .changes
@@ -164,6 +158,8 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     let queued = review.len() as u64;
     let outcome = ResolutionOutcome {
         finished_at: Utc::now(),
+        records: total,
+        profiles,
         assignments,
         events,
         review,
@@ -172,7 +168,7 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         .apply_resolution(&outcome)
         .context("failed to store profiles")?;
     Ok(ResolveReport {
-        records: outcome.assignments.len() as u64,
+        records: total,
         profiles,
         stats: resolution.stats,
         changes,
@@ -238,20 +234,19 @@ pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
     let previous: Vec<Option<ProfileId>> = order.iter().map(|&i| rows[i].2.clone()).collect();
     let created = store.profile_ages()?;
     let (ids, changes) = assign_stable_ids(incremental.records(), &roots, &previous, &created);
-    let mut assignments: Vec<Assignment> = Vec::with_capacity(order.len());
-    for (position, &i) in order.iter().enumerate() {
-        let (record, identifiers, _) = &rows[i];
-        assignments.push(Assignment {
-            record: *record,
-            profile: ids[position].clone(),
-            identifiers: identifiers.clone(),
-        });
-    }
+    let ordered = order.iter().map(|&i| (rows[i].0, rows[i].1.clone()));
+    let assignments = changed_assignments(ordered, &previous, ids.clone());
     let events = changes.into_iter().map(profile_event).collect();
     // The review queue belongs to the batch run; keep it as it is.
     let review = store.review_queue(tessera_resolve::MAX_REVIEW_PAIRS)?;
+    let mut distinct: Vec<&ProfileId> = ids.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let profiles = distinct.len() as u64;
     store.apply_resolution(&ResolutionOutcome {
         finished_at: Utc::now(),
+        records: ids.len() as u64,
+        profiles,
         assignments,
         events,
         review,
@@ -295,6 +290,33 @@ fn identifiers_of(attributes: &[Attribute]) -> Vec<(IdKind, String)> {
             Attribute::Identifier(id) => Some((id.kind, id.value.clone())),
             _ => None,
         })
+        .collect()
+}
+
+/// The assignments a run must store: records whose profile changed (the lookup already has
+/// their identifiers) and records no run had resolved (with their identifiers).
+fn changed_assignments(
+    rows: impl Iterator<Item = (RecordId, Vec<(IdKind, String)>)>,
+    previous: &[Option<ProfileId>],
+    profiles: Vec<ProfileId>,
+) -> Vec<Assignment> {
+    rows.zip(previous)
+        .zip(profiles)
+        .filter_map(
+            |(((record, identifiers), previous), profile)| match previous {
+                Some(old) if *old == profile => None,
+                Some(_) => Some(Assignment {
+                    record,
+                    profile,
+                    identifiers: Vec::new(),
+                }),
+                None => Some(Assignment {
+                    record,
+                    profile,
+                    identifiers,
+                }),
+            },
+        )
         .collect()
 }
 
