@@ -77,12 +77,19 @@ impl Field {
                 "different",
                 "same employer, different personnel numbers",
             ],
-            Field::Address => &["missing", "exact", "close", "different"],
+            Field::Address => &[
+                "missing",
+                "exact",
+                "close",
+                "sharing most words",
+                "different",
+            ],
             Field::StrongId => &[
                 "none in common",
                 "same valid value",
                 "different valid values",
                 "different other identifiers",
+                "other identifiers one digit apart",
             ],
         }
     }
@@ -248,11 +255,23 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
         return MISSING;
     };
     if a == b {
-        EXACT
-    } else if jaro_winkler(a, b) >= 0.93 {
-        2
-    } else {
+        return EXACT;
+    }
+    if jaro_winkler(a, b) >= 0.93 {
+        return 2;
+    }
+    // Words in common, each word matching if Jaro–Winkler ≥ 0.9 (a typo inside a word), as a
+    // share of the shorter address: a missing or swapped part of an address is not a different one.
+    let (words_a, words_b): (Vec<&str>, Vec<&str>) =
+        (a.split(' ').collect(), b.split(' ').collect());
+    let shared = words_a
+        .iter()
+        .filter(|x| words_b.iter().any(|y| x == &y || jaro_winkler(x, y) >= 0.9))
+        .count();
+    if shared * 3 >= words_a.len().min(words_b.len()) * 2 {
         3
+    } else {
+        4
     }
 }
 
@@ -272,9 +291,19 @@ fn strong_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
     if agree || a.other_ids.iter().any(|x| b.other_ids.contains(x)) {
         return 1;
     }
-    // Other identifiers of the same type that differ: evidence against, never a cannot-link.
+    // Other identifiers of the same type that differ: evidence against (or, one digit apart, a
+    // typo), never a cannot-link.
     let same_type = |x: &String, y: &String| x.split(':').next() == y.split(':').next();
+    let one_apart = |x: &String, y: &String| {
+        x.len() == y.len() && x.bytes().zip(y.bytes()).filter(|(p, q)| p != q).count() == 1
+    };
     if a.other_ids
+        .iter()
+        .any(|x| b.other_ids.iter().any(|y| one_apart(x, y)))
+    {
+        4
+    } else if a
+        .other_ids
         .iter()
         .any(|x| b.other_ids.iter().any(|y| same_type(x, y)))
     {

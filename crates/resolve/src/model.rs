@@ -64,6 +64,7 @@ pub struct PairScore {
 /// employer, so a name alone never links two records, however rare it is.
 pub fn corroborated(comparison: &Comparison) -> bool {
     comparison.strong_agree()
+        || comparison.level(Field::StrongId) == 4
         || matches!(comparison.level(Field::BirthDate), 1 | 2)
         || matches!(comparison.level(Field::Contact), 1 | 2)
         || comparison.level(Field::Employer) == 1
@@ -120,8 +121,8 @@ fn initial_m() -> [[f64; MAX_LEVELS]; Field::COUNT] {
             Field::Sex => &[0.0, 0.98, 0.02],
             Field::Contact => &[0.0, 0.7, 0.05, 0.25],
             Field::Employer => &[0.0, 0.6, 0.2, 0.19, 0.01],
-            Field::Address => &[0.0, 0.6, 0.2, 0.2],
-            Field::StrongId => &[0.0, 0.9, 0.01, 0.09],
+            Field::Address => &[0.0, 0.6, 0.15, 0.1, 0.15],
+            Field::StrongId => &[0.0, 0.88, 0.01, 0.06, 0.05],
         };
         m[field as usize][..row.len()].copy_from_slice(row);
     }
@@ -292,7 +293,9 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
     if comparison.strong_conflict() {
         return Some(Veto::StrongIdConflict);
     }
-    if comparison.strong_agree() {
+    // An agreeing identifier, or another typed identifier one digit from agreeing, outweighs one
+    // clearly different field, never two.
+    if comparison.strong_agree() || comparison.level(Field::StrongId) == 4 {
         return (given_differs && birth_differs).then_some(Veto::IdentifierCollision);
     }
     if given_differs {
