@@ -264,6 +264,16 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     // share of the shorter address: a missing or swapped part of an address is not a different one.
     let (words_a, words_b): (Vec<&str>, Vec<&str>) =
         (a.split(' ').collect(), b.split(' ').collect());
+    // Decide on exact words where that settles it; unrelated addresses (most pairs) share at
+    // most a word or two, and the word-by-word Jaro–Winkler is only for the band between.
+    let shorter = words_a.len().min(words_b.len());
+    let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
+    if exact * 3 >= shorter * 2 {
+        return 3;
+    }
+    if exact * 3 < shorter {
+        return 4;
+    }
     let shared = words_a
         .iter()
         .filter(|x| words_b.iter().any(|y| x == &y || jaro_winkler(x, y) >= 0.9))
