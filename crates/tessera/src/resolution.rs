@@ -47,7 +47,7 @@ impl ResolveReport {
             .map(|(family, pairs)| format!("{family} {}", count(pairs)))
             .collect();
         println!(
-            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} identity blocks over {} records paired through a hub, {} common-name blocks skipped; proposed by {}), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles; refused: {} for conflicting identifiers, {} for records that contradict each other",
+            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} identity blocks over {} records paired through a hub, {} common-name blocks skipped; proposed by {}), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles, {} by a steward; refused: {} for conflicting identifiers, {} for records that contradict each other, {} by a steward",
             count(self.records),
             count(self.profiles),
             self.elapsed.as_secs_f64(),
@@ -64,8 +64,10 @@ impl ResolveReport {
             count(s.uncorroborated_links),
             count(s.clustering.merges),
             count(s.clustering.attached_by_unique_name),
+            count(s.clustering.steward_merges),
             count(s.clustering.refused_strong_conflict),
             count(s.clustering.refused_incoherent),
+            count(s.clustering.refused_by_steward),
         );
         println!(
             "  profile ids: {} new, {} merged into an older profile (the old id redirects), {} split off; every other id kept",
