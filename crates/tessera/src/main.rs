@@ -69,6 +69,10 @@ enum Command {
         /// One or more files of that layout (CSV, NDJSON or JSON, as the mapping says).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Then resolve the new records one at a time against the existing profiles (as
+        /// `tessera resolve --incremental`).
+        #[arg(long)]
+        resolve: bool,
     },
     /// Build profiles from every imported record (probabilistic, transliteration-aware).
     Resolve {
@@ -134,7 +138,18 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Import { mapping, files } => import::run(&cli.data_dir, &mapping, &files),
+        Command::Import {
+            mapping,
+            files,
+            resolve,
+        } => {
+            import::run(&cli.data_dir, &mapping, &files)?;
+            if resolve {
+                resolution::run_incremental(&cli.data_dir)
+            } else {
+                Ok(())
+            }
+        }
         Command::Resolve { incremental: false } => resolution::run(&cli.data_dir).map(|_| ()),
         Command::Resolve { incremental: true } => resolution::run_incremental(&cli.data_dir),
         Command::Links { out } => links::run(&cli.data_dir, &out),

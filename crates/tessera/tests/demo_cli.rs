@@ -300,8 +300,19 @@ fn incremental_resolution_of_a_new_source_matches_the_batch() {
         import(source);
     }
     tessera(&data, &["resolve"]);
-    import("school");
-    let incremental = tessera(&data, &["resolve", "--incremental"]);
+    // The new source is resolved record by record as it is imported.
+    let file = input.join("school.json");
+    let mapping = input.join("school.mapping.toml");
+    let incremental = tessera(
+        &data,
+        &[
+            "import",
+            "--resolve",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
     assert!(
         incremental.contains("new records one at a time against"),
         "{incremental}"
