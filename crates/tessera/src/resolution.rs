@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
+use rayon::prelude::*;
 use tessera_model::{Attribute, IdKind, ProfileId};
 use tessera_resolve::{
     History, Incremental, ProfileChange, RecordFacts, ResolveStats, StewardDecision,
@@ -13,9 +14,13 @@ use tessera_resolve::{
 };
 use tessera_store::{
     Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, SqliteStore, Store,
+    StoredRecord,
 };
 
 use crate::count;
+
+/// Records whose facts are extracted together, in parallel.
+const FACTS_CHUNK: usize = 8192;
 
 pub(crate) struct ResolveReport {
     pub(crate) records: u64,
@@ -108,17 +113,28 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         created: store.profile_ages().context("failed to read profiles")?,
         decisions,
     };
+    // Facts (name skeletons above all) are extracted on every core, a chunk at a time, in order.
+    let mut chunk: Vec<StoredRecord> = Vec::with_capacity(FACTS_CHUNK);
+    let mut flush = |chunk: &mut Vec<StoredRecord>| {
+        let extracted: Vec<RecordFacts> = chunk
+            .par_iter()
+            .map(|r| RecordFacts::from_attributes(r.reference.clone(), &r.attributes))
+            .collect();
+        facts.extend(extracted);
+        for record in chunk.drain(..) {
+            records.push((record.id, identifiers_of(&record.attributes)));
+            history.previous.push(record.profile);
+        }
+    };
     store
         .scan_current(&mut |record| {
-            let identifiers = identifiers_of(&record.attributes);
-            facts.push(RecordFacts::from_attributes(
-                record.reference,
-                &record.attributes,
-            ));
-            history.previous.push(record.profile);
-            records.push((record.id, identifiers));
+            chunk.push(record);
+            if chunk.len() == FACTS_CHUNK {
+                flush(&mut chunk);
+            }
         })
         .context("failed to read records")?;
+    flush(&mut chunk);
     let loaded = started.elapsed();
     let resolution = resolve_with_history(facts, &history);
     let resolved = started.elapsed();
