@@ -93,10 +93,14 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
         "\ndone in {:.1}s. Look a person up:",
         started.elapsed().as_secs_f64()
     );
-    if let Some(example) = example_lookup(&store)? {
+    if let Some((example, profile)) = example_lookup(&store)? {
+        let dir = data_dir.display();
+        println!("  tessera --data-dir {dir} profile {example}");
         println!(
-            "  tessera --data-dir {} profile {example}",
-            data_dir.display()
+            "  tessera --data-dir {dir} explain {profile}      (why these records are one person)"
+        );
+        println!(
+            "  tessera --data-dir {dir} review                 (the uncertain pairs, for a steward)"
         );
     }
     println!(
@@ -107,7 +111,7 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
 }
 
 /// A SNILS on the profile with the most records, to show off a lookup.
-fn example_lookup(store: &dyn Store) -> anyhow::Result<Option<String>> {
+fn example_lookup(store: &dyn Store) -> anyhow::Result<Option<(String, ProfileId)>> {
     let mut sizes: HashMap<ProfileId, (usize, Option<String>)> = HashMap::new();
     store.scan_current(&mut |record| {
         let Some(profile) = record.profile else {
@@ -125,8 +129,8 @@ fn example_lookup(store: &dyn Store) -> anyhow::Result<Option<String>> {
         }
     })?;
     let best = sizes
-        .into_values()
-        .filter_map(|(size, snils)| snils.map(|s| (size, s)))
+        .into_iter()
+        .filter_map(|(profile, (size, snils))| snils.map(|s| (size, s, profile)))
         .max();
-    Ok(best.map(|(_, snils)| format!("\"snils:{snils}\"")))
+    Ok(best.map(|(_, snils, profile)| (format!("\"snils:{snils}\""), profile)))
 }
