@@ -160,10 +160,14 @@ fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
     }
 }
 
+/// Whether two strings of one length differ in exactly one position (a one-key typo).
+fn one_character_apart(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() == 1
+}
+
 /// Whether two numbers written with the same digit count differ in exactly one digit.
 fn one_digit_apart(a: u32, b: u32) -> bool {
-    let (sa, sb) = (format!("{a:02}"), format!("{b:02}"));
-    sa.len() == sb.len() && sa.bytes().zip(sb.bytes()).filter(|(x, y)| x != y).count() == 1
+    one_character_apart(&format!("{a:02}"), &format!("{b:02}"))
 }
 
 fn birth_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
@@ -240,10 +244,9 @@ fn contact_level(a: &[String], b: &[String]) -> u8 {
     if a.iter().any(|x| b.contains(x)) {
         return 1;
     }
-    let one_apart = |x: &String, y: &String| {
-        x.len() == y.len() && x.bytes().zip(y.bytes()).filter(|(p, q)| p != q).count() == 1
-    };
-    if a.iter().any(|x| b.iter().any(|y| one_apart(x, y))) {
+    if a.iter()
+        .any(|x| b.iter().any(|y| one_character_apart(x, y)))
+    {
         2
     } else {
         3
@@ -304,12 +307,9 @@ fn strong_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
     // Other identifiers of the same type that differ: evidence against (or, one digit apart, a
     // typo), never a cannot-link.
     let same_type = |x: &String, y: &String| x.split(':').next() == y.split(':').next();
-    let one_apart = |x: &String, y: &String| {
-        x.len() == y.len() && x.bytes().zip(y.bytes()).filter(|(p, q)| p != q).count() == 1
-    };
     if a.other_ids
         .iter()
-        .any(|x| b.other_ids.iter().any(|y| one_apart(x, y)))
+        .any(|x| b.other_ids.iter().any(|y| one_character_apart(x, y)))
     {
         4
     } else if a
