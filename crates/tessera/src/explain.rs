@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 use tessera_model::{ProfileId, SourceId};
 use tessera_resolve::{
-    LINK_THRESHOLD_BITS, Model, PairExplanation, RecordFacts, explain_pair, resolve,
+    LINK_THRESHOLD_BITS, Model, PairExplanation, RecordFacts, explain_pair, learn,
 };
 use tessera_store::{SqliteStore, Store, StoredRecord};
 
@@ -90,12 +90,9 @@ pub(crate) fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<
         .ok_or_else(|| input_error(format!("no record {reference}")))
 }
 
+/// The model exactly as `tessera resolve` learns it, without resolving anything.
 pub(crate) fn train(store: &dyn Store) -> anyhow::Result<Model> {
-    let mut facts = Vec::new();
-    store.scan_current(&mut |r| {
-        facts.push(RecordFacts::from_attributes(r.reference, &r.attributes))
-    })?;
-    Ok(resolve(facts).model)
+    Ok(learn(&crate::resolution::load(store)?.facts))
 }
 
 pub(crate) fn render_pair(a: &StoredRecord, b: &StoredRecord, e: &PairExplanation) -> String {

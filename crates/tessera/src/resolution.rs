@@ -42,6 +42,16 @@ pub(crate) struct IdChanges {
     pub(crate) split: u64,
 }
 
+impl IdChanges {
+    fn count(&mut self, change: &ProfileChange) {
+        match change {
+            ProfileChange::Created { .. } => self.created += 1,
+            ProfileChange::Merged { .. } => self.merged += 1,
+            ProfileChange::Split { .. } => self.split += 1,
+        }
+    }
+}
+
 impl ResolveReport {
     pub(crate) fn print(&self) {
         let s = &self.stats;
@@ -94,36 +104,35 @@ pub(crate) fn run(data_dir: &Path) -> anyhow::Result<ResolveReport> {
     Ok(report)
 }
 
-pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> {
-    let started = Instant::now();
-    let mut records: Vec<(RecordId, Vec<(IdKind, String)>)> = Vec::new();
-    let mut facts: Vec<RecordFacts> = Vec::new();
-    let decisions = store
-        .decisions(false)
-        .context("failed to read steward decisions")?
-        .into_iter()
-        .map(|d| StewardDecision {
-            a: d.a,
-            b: d.b,
-            same: d.same,
-        })
-        .collect();
-    let mut history = History {
+/// The current records, read once for resolution, aligned by position.
+pub(crate) struct Loaded {
+    pub(crate) facts: Vec<RecordFacts>,
+    pub(crate) ids: Vec<RecordId>,
+    pub(crate) identifiers: Vec<Vec<(IdKind, String)>>,
+    /// Each record's profile before this run.
+    pub(crate) previous: Vec<Option<ProfileId>>,
+}
+
+/// Reads every current record; facts (name skeletons above all) are extracted on every core, a
+/// chunk at a time, in order.
+pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
+    let mut loaded = Loaded {
+        facts: Vec::new(),
+        ids: Vec::new(),
+        identifiers: Vec::new(),
         previous: Vec::new(),
-        created: store.profile_ages().context("failed to read profiles")?,
-        decisions,
     };
-    // Facts (name skeletons above all) are extracted on every core, a chunk at a time, in order.
     let mut chunk: Vec<StoredRecord> = Vec::with_capacity(FACTS_CHUNK);
     let mut flush = |chunk: &mut Vec<StoredRecord>| {
         let extracted: Vec<RecordFacts> = chunk
             .par_iter()
             .map(|r| RecordFacts::from_attributes(r.reference.clone(), &r.attributes))
             .collect();
-        facts.extend(extracted);
+        loaded.facts.extend(extracted);
         for record in chunk.drain(..) {
-            records.push((record.id, identifiers_of(&record.attributes)));
-            history.previous.push(record.profile);
+            loaded.ids.push(record.id);
+            loaded.identifiers.push(identifiers_of(&record.attributes));
+            loaded.previous.push(record.profile);
         }
     };
     store
@@ -135,33 +144,50 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         })
         .context("failed to read records")?;
     flush(&mut chunk);
+    Ok(loaded)
+}
+
+pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> {
+    let started = Instant::now();
+    let decisions = store
+        .decisions(false)
+        .context("failed to read steward decisions")?
+        .into_iter()
+        .map(|d| StewardDecision {
+            a: d.a,
+            b: d.b,
+            same: d.same,
+        })
+        .collect();
+    let created = store.profile_ages().context("failed to read profiles")?;
+    let Loaded {
+        facts,
+        ids,
+        identifiers,
+        previous,
+    } = load(store)?;
+    let history = History {
+        previous,
+        created,
+        decisions,
+    };
     let loaded = started.elapsed();
     let resolution = resolve_with_history(facts, &history);
     let resolved = started.elapsed();
-    let total = records.len() as u64;
-    let mut distinct: Vec<&ProfileId> = resolution.profiles.iter().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let profiles = distinct.len() as u64;
-    let assignments =
-        changed_assignments(records.into_iter(), &history.previous, resolution.profiles);
+    let total = ids.len() as u64;
+    let profiles = distinct_profiles(&resolution.profiles);
+    let assignments = changed_assignments(
+        ids.into_iter().zip(identifiers),
+        &history.previous,
+        resolution.profiles,
+    );
     let mut changes = IdChanges::default();
     let events: Vec<ProfileEvent> = resolution
         .changes
         .into_iter()
-        .map(|change| match change {
-            ProfileChange::Created { profile } => {
-                changes.created += 1;
-                ProfileEvent::Created { profile }
-            }
-            ProfileChange::Merged { from, into } => {
-                changes.merged += 1;
-                ProfileEvent::Merged { from, into }
-            }
-            ProfileChange::Split { from, new } => {
-                changes.split += 1;
-                ProfileEvent::Split { from, new }
-            }
+        .map(|change| {
+            changes.count(&change);
+            profile_event(change)
         })
         .collect();
     let review: Vec<ReviewItem> = resolution
@@ -202,27 +228,18 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
 pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
     let store = SqliteStore::open(data_dir).context("failed to open the store")?;
     let started = Instant::now();
-    let mut resolved: BTreeMap<ProfileId, Vec<usize>> = BTreeMap::new();
+    let loaded = load(&store)?;
+    let mut resolved: BTreeMap<&ProfileId, Vec<usize>> = BTreeMap::new();
     let mut fresh: Vec<usize> = Vec::new();
-    let mut facts: Vec<RecordFacts> = Vec::new();
-    let mut rows: Vec<StoredRow> = Vec::new();
-    store.scan_current(&mut |record| {
-        let identifiers = identifiers_of(&record.attributes);
-        match &record.profile {
-            Some(profile) => resolved
-                .entry(profile.clone())
-                .or_default()
-                .push(facts.len()),
-            None => fresh.push(facts.len()),
+    for (i, previous) in loaded.previous.iter().enumerate() {
+        match previous {
+            Some(profile) => resolved.entry(profile).or_default().push(i),
+            None => fresh.push(i),
         }
-        facts.push(RecordFacts::from_attributes(
-            record.reference,
-            &record.attributes,
-        ));
-        rows.push((record.id, identifiers, record.profile));
-    })?;
+    }
+    let facts = &loaded.facts;
     fresh.sort_by(|&a, &b| facts[a].reference.cmp(&facts[b].reference));
-    let model = learn(&facts);
+    let model = learn(facts);
     let learned = started.elapsed();
 
     // Index the existing profiles, then resolve each new record on its own.
@@ -249,21 +266,22 @@ pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
     let resolving = started.elapsed() - indexed;
 
     let roots = incremental.roots();
-    let previous: Vec<Option<ProfileId>> = order.iter().map(|&i| rows[i].2.clone()).collect();
+    let previous: Vec<Option<ProfileId>> =
+        order.iter().map(|&i| loaded.previous[i].clone()).collect();
     let created = store.profile_ages()?;
     let (ids, changes) = assign_stable_ids(incremental.records(), &roots, &previous, &created);
-    let ordered = order.iter().map(|&i| (rows[i].0, rows[i].1.clone()));
-    let assignments = changed_assignments(ordered, &previous, ids.clone());
+    let ordered = order
+        .iter()
+        .map(|&i| (loaded.ids[i], loaded.identifiers[i].clone()));
+    let profiles = distinct_profiles(&ids);
+    let records = ids.len() as u64;
+    let assignments = changed_assignments(ordered, &previous, ids);
     let events = changes.into_iter().map(profile_event).collect();
     // The review queue belongs to the batch run; keep it as it is.
     let review = store.review_queue(tessera_resolve::MAX_REVIEW_PAIRS)?;
-    let mut distinct: Vec<&ProfileId> = ids.iter().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let profiles = distinct.len() as u64;
     store.apply_resolution(&ResolutionOutcome {
         finished_at: Utc::now(),
-        records: ids.len() as u64,
+        records,
         profiles,
         assignments,
         events,
@@ -338,8 +356,12 @@ fn changed_assignments(
         .collect()
 }
 
-/// A record as resolution stores it back: its id, identifiers, and its profile before this run.
-type StoredRow = (RecordId, Vec<(IdKind, String)>, Option<ProfileId>);
+fn distinct_profiles(profiles: &[ProfileId]) -> u64 {
+    let mut distinct: Vec<&ProfileId> = profiles.iter().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len() as u64
+}
 
 fn profile_event(change: ProfileChange) -> ProfileEvent {
     match change {
