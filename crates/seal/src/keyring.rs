@@ -375,9 +375,10 @@ fn from_toml_in(text: &str, origin: &str) -> Result<Keyring, SealError> {
     let file: KeyringFile = toml::from_str(text).map_err(|error| {
         // The parser's own Display quotes the offending line, which may hold a secret; give
         // only the line number and the message.
-        let line = error
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let line = error.span().map(|span| {
+            let before = text.as_bytes().get(..span.start).unwrap_or(text.as_bytes());
+            before.iter().filter(|&&b| b == b'\n').count() + 1
+        });
         match line {
             Some(line) => malformed(format!("line {line}: {}", error.message().trim())),
             None => malformed(error.message().trim().to_string()),

@@ -226,14 +226,14 @@ fn secret_line(text: &str, nth: usize) -> String {
 #[test]
 fn keyed_hash_is_stable_across_rotation_and_reload_and_differs_between_keyrings() {
     let mut keyring = Keyring::generate(day(1));
-    let before = keyring.keyed_hash(b"snils\011223344595");
+    let before = keyring.keyed_hash(b"snils\x0011223344595");
     keyring.rotate(day(2));
-    assert_eq!(keyring.keyed_hash(b"snils\011223344595"), before);
+    assert_eq!(keyring.keyed_hash(b"snils\x0011223344595"), before);
     let reloaded = Keyring::from_toml(&keyring.to_toml()).unwrap();
-    assert_eq!(reloaded.keyed_hash(b"snils\011223344595"), before);
-    assert_ne!(keyring.keyed_hash(b"snils\011223344596"), before);
+    assert_eq!(reloaded.keyed_hash(b"snils\x0011223344595"), before);
+    assert_ne!(keyring.keyed_hash(b"snils\x0011223344596"), before);
     assert_ne!(
-        Keyring::generate(day(1)).keyed_hash(b"snils\011223344595"),
+        Keyring::generate(day(1)).keyed_hash(b"snils\x0011223344595"),
         before
     );
 }
