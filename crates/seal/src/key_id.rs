@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::SealError;
@@ -51,14 +51,19 @@ impl KeyId {
     }
 
     /// A fresh id for a key made at `now`, with 32 random bits after the date.
+    ///
+    /// A year outside 0000–9999 has no eight-digit form; such a clock is wrong, and the id gets
+    /// the date 1970-01-01 instead so that every id keeps its fixed length (the blob format
+    /// relies on it).
     pub(crate) fn fresh(now: DateTime<Utc>) -> KeyId {
         let mut random = [0u8; 4];
         crate::random::fill(&mut random);
-        KeyId(format!(
-            "k-{}-{:08x}",
-            now.format("%Y%m%d"),
-            u32::from_be_bytes(random)
-        ))
+        let date = if (0..=9999).contains(&now.year()) {
+            now.format("%Y%m%d").to_string()
+        } else {
+            "19700101".to_string()
+        };
+        KeyId(format!("k-{date}-{:08x}", u32::from_be_bytes(random)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -122,6 +127,16 @@ mod tests {
         let id = KeyId::fresh(now);
         assert!(id.as_str().starts_with("k-20261201-"), "{id}");
         assert_eq!(KeyId::parse(id.as_str()).unwrap(), id);
+        let odd_clocks = [
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+        ];
+        for now in odd_clocks {
+            let id = KeyId::fresh(now);
+            assert_eq!(id.as_str().len(), KEY_ID_LEN, "{id}");
+            assert_eq!(KeyId::parse(id.as_str()).unwrap(), id);
+        }
     }
 
     #[test]

@@ -100,24 +100,34 @@ impl Keyring {
     }
 
     /// The keyring file format. The returned text holds every secret: write it only to a file
-    /// with owner-only permissions ([`Keyring::save`] does) and drop it promptly.
+    /// with owner-only permissions ([`Keyring::save`] does) and wipe it when done (wrap it in
+    /// [`Zeroizing`]). It is built in one buffer of its final size, so no stray partial copies
+    /// of the secrets are left in freed memory.
     pub fn to_toml(&self) -> String {
-        let mut text = String::from(
-            "# Tessera master keyring. It holds secrets: keep it mode 0600 and out of backups of the\n\
-             # database. Losing a key makes every value sealed with it unreadable.\n",
-        );
-        text.push_str(&format!("active = \"{}\"\n", self.active));
-        text.push_str(&format!(
-            "index_key = \"{}\"\n",
-            BASE64.encode(self.index_key.as_slice())
-        ));
+        const HEADER: &str = "# Tessera master keyring. It holds secrets: keep it mode 0600 and out of backups of the\n\
+             # database. Losing a key makes every value sealed with it unreadable.\n";
+        // Generous upper bounds: a key table is about 140 bytes, the top lines about 90.
+        let capacity = HEADER.len() + 128 + 192 * self.keys.len();
+        let mut text = String::with_capacity(capacity);
+        text.push_str(HEADER);
+        text.push_str("active = \"");
+        text.push_str(self.active.as_str());
+        text.push_str("\"\nindex_key = \"");
+        BASE64.encode_string(self.index_key.as_slice(), &mut text);
+        text.push_str("\"\n");
         for (id, key) in &self.keys {
-            text.push_str(&format!(
-                "\n[[key]]\nid = \"{id}\"\nsecret = \"{}\"\ncreated = \"{}\"\n",
-                BASE64.encode(key.secret.as_slice()),
-                key.created.to_rfc3339_opts(SecondsFormat::Secs, true)
-            ));
+            text.push_str("\n[[key]]\nid = \"");
+            text.push_str(id.as_str());
+            text.push_str("\"\nsecret = \"");
+            BASE64.encode_string(key.secret.as_slice(), &mut text);
+            text.push_str("\"\ncreated = \"");
+            text.push_str(&key.created.to_rfc3339_opts(SecondsFormat::Secs, true));
+            text.push_str("\"\n");
         }
+        debug_assert!(
+            text.len() <= capacity,
+            "the keyring text outgrew its buffer"
+        );
         text
     }
 
@@ -134,7 +144,8 @@ impl Keyring {
     /// on unix, flushed to disk) is renamed over `path`, so a reader sees the old file or the new
     /// one, never half of one. Creates the folder when it is missing.
     pub fn save(&self, path: &Path) -> Result<(), SealError> {
-        let temp = write_temp_beside(path, &self.to_toml())?;
+        let text = Zeroizing::new(self.to_toml());
+        let temp = write_temp_beside(path, &text)?;
         let renamed = fs::rename(&temp, path);
         if let Err(source) = renamed {
             let _ = fs::remove_file(&temp);
@@ -262,7 +273,8 @@ pub(crate) fn open_or_create_with(
         });
     }
     let keyring = Keyring::generate(now);
-    let temp = write_temp_beside(path, &keyring.to_toml())?;
+    let text = Zeroizing::new(keyring.to_toml());
+    let temp = write_temp_beside(path, &text)?;
     // A hard link fails when `path` exists, unlike a rename: the first creator wins.
     let linked = fs::hard_link(&temp, path);
     let _ = fs::remove_file(&temp);
@@ -285,7 +297,6 @@ fn write_error(path: &Path, source: std::io::Error) -> SealError {
 
 /// Writes `text` to a new owner-only file next to `path` and flushes it; returns its path.
 fn write_temp_beside(path: &Path, text: &str) -> Result<PathBuf, SealError> {
-    let text = Zeroizing::new(text.to_string());
     let Some(file_name) = path.file_name() else {
         return Err(write_error(
             path,
