@@ -275,15 +275,23 @@ pub(crate) fn open_or_create_with(
     let keyring = Keyring::generate(now);
     let text = Zeroizing::new(keyring.to_toml());
     let temp = write_temp_beside(path, &text)?;
-    // A hard link fails when `path` exists, unlike a rename: the first creator wins.
-    let linked = fs::hard_link(&temp, path);
+    // A hard link fails when `path` exists, unlike a rename: the first creator wins. A file
+    // system without hard links falls back to a rename after an existence check, which leaves
+    // a small window for two creators; only the last one's keyring would then be on disk.
+    let placed = match fs::hard_link(&temp, path) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(_) if !path.exists() => fs::rename(&temp, path).map(|()| true),
+        Err(error) => Err(error),
+    };
+    // After a link the temporary name is redundant; after a rename it is already gone.
     let _ = fs::remove_file(&temp);
-    match linked {
-        Ok(()) => {
+    match placed {
+        Ok(true) => {
             sync_parent(path)?;
             Ok(keyring)
         }
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Keyring::load(path),
+        Ok(false) => Keyring::load(path),
         Err(source) => Err(write_error(path, source)),
     }
 }

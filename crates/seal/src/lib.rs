@@ -49,6 +49,24 @@
 //! structure, otherwise by [`Keyring::open`] as [`SealError::UnknownKey`] or
 //! [`SealError::Authentication`].
 //!
+//! # Rotating without downtime
+//!
+//! Several processes may hold the keyring in memory, so a rotation goes in steps:
+//!
+//! 1. load the file, [`Keyring::rotate`], [`Keyring::save`] (atomic);
+//! 2. let every running process reload the file (`Keyring::open_or_create(path, false, now)`),
+//!    on a signal, when the file's modification time changes, or at the latest when
+//!    [`Keyring::open`] reports [`SealError::UnknownKey`] (reload once, then retry);
+//! 3. [`Keyring::rewrap`] every stored value, a batch per transaction, writing each row only if
+//!    its blob is still the one that was read;
+//! 4. when no stored value names the old key id any more, [`Keyring::retire`] it and save.
+//!
+//! Step 4 must come after every process has reloaded: a process still sealing under the old
+//! key after the check would write values that nothing can open once the key is gone. Two
+//! rotations at once would lose a key (the last save wins), so run one at a time. A keyring
+//! from `TESSERA_MASTER_KEYS` cannot be saved back to its source; rotating it means writing the
+//! new text ([`Keyring::to_toml`]) wherever the variable is set.
+//!
 //! This crate knows no database and no policy: it does not decide which values are sealed, which
 //! key ids are still in use, or who may open what. It does not lock the keyring file against two
 //! concurrent writers.

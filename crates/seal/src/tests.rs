@@ -14,6 +14,14 @@ fn day(d: u32) -> DateTime<Utc> {
 const AAD: &[u8] = b"attribute:tax/42:3";
 
 #[test]
+fn keyrings_and_sealed_values_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Keyring>();
+    shareable::<Sealed>();
+    shareable::<SealError>();
+}
+
+#[test]
 fn values_round_trip() {
     let keyring = Keyring::generate(day(1));
     let long = vec![0xA5u8; 1 << 20];
