@@ -8,6 +8,19 @@
 //! then written to the access log as an [`AccessEntry`]; [`chain_hash`] links each entry to the
 //! one before, and [`verify_chain`] finds the first entry that was altered, removed or reordered.
 //!
+//! ```
+//! use tessera_policy::{Operation, Policy, Role};
+//!
+//! let policy = Policy::default_policy();
+//! let grant = policy.authorize(Role::Inspector, Some("police_check"), Operation::Lookup)?;
+//! assert!(grant.allows(tessera_model::AttributeKind::Name) && !grant.allows_special());
+//! let refusal = policy
+//!     .authorize(Role::Inspector, Some("benefits"), Operation::Lookup)
+//!     .unwrap_err();
+//! assert_eq!(refusal.code(), "purpose_not_for_role");
+//! # Ok::<(), tessera_policy::Refusal>(())
+//! ```
+//!
 //! # The policy file
 //!
 //! TOML with one table per purpose; [`Policy::DEFAULT_TOML`] is a complete example

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -84,7 +84,8 @@ impl Keyring {
             active.clone(),
             MasterKey {
                 secret: fresh_secret(),
-                created: now,
+                // Whole seconds, as the file keeps them, so a saved keyring reads back equal.
+                created: now.trunc_subsecs(0),
             },
         );
         Keyring {
@@ -202,7 +203,8 @@ impl Keyring {
             id.clone(),
             MasterKey {
                 secret: fresh_secret(),
-                created: now,
+                // Whole seconds, as the file keeps them, so a saved keyring reads back equal.
+                created: now.trunc_subsecs(0),
             },
         );
         self.active = id.clone();

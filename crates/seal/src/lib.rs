@@ -10,6 +10,19 @@
 //! under the index key) gives content hashes and blind indexes that an attacker holding only the
 //! database cannot test guesses against.
 //!
+//! ```
+//! use chrono::Utc;
+//! use tessera_seal::{Keyring, Sealed};
+//!
+//! let keyring = Keyring::generate(Utc::now());
+//! let aad = b"attribute:tax/42:3"; // where the value lives: a moved blob does not open
+//! let blob = keyring.seal(b"E11", aad).to_bytes();
+//! let opened = keyring.open(&Sealed::from_bytes(&blob)?, aad)?;
+//! assert_eq!(opened.as_slice(), b"E11");
+//! assert!(keyring.open(&Sealed::from_bytes(&blob)?, b"attribute:tax/43:3").is_err());
+//! # Ok::<(), tessera_seal::SealError>(())
+//! ```
+//!
 //! # The keyring file
 //!
 //! TOML, written by [`Keyring::save`] with mode 0600 and read by [`Keyring::load`]; the same text

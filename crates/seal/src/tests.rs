@@ -261,6 +261,21 @@ fn toml_round_trips_and_opens_old_values() {
     assert_eq!(reloaded.open(&second, AAD).unwrap().as_slice(), b"two");
 }
 
+#[test]
+fn creation_times_survive_a_save_even_with_sub_second_clocks() {
+    let now = day(1) + chrono::Duration::nanoseconds(123_456_789);
+    let mut keyring = Keyring::generate(now);
+    keyring.rotate(now + chrono::Duration::milliseconds(1500));
+    let reloaded = Keyring::from_toml(&keyring.to_toml()).unwrap();
+    for id in keyring.key_ids() {
+        assert_eq!(reloaded.key_created(&id), keyring.key_created(&id), "{id}");
+    }
+    assert_eq!(
+        keyring.key_created(keyring.active()),
+        Some(day(1) + chrono::Duration::seconds(1))
+    );
+}
+
 const SECRET_A: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 const SECRET_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
