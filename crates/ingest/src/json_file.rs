@@ -66,6 +66,38 @@ fn convert_object(
     })
 }
 
+/// Converts one JSON object as one row of `mapping`'s source, as the importer would: what the API's
+/// online ingest uses. A CSV source's columns are the object's keys.
+pub fn convert_json(
+    mapping: &crate::Mapping,
+    value: &Value,
+    observed_default: chrono::DateTime<chrono::Utc>,
+) -> Result<tessera_model::SourceRecord, Vec<crate::FieldProblem>> {
+    if !value.is_object() {
+        return Err(vec![crate::FieldProblem {
+            column: "(record)".into(),
+            target: "(record)".into(),
+            reason: format!("expected a JSON object, found {}", json_kind(value)),
+        }]);
+    }
+    let converter = Converter {
+        mapping,
+        observed_default,
+    };
+    convert_object(&converter, value, &mut HashSet::new())
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn note_unseen(
     converter: &Converter<'_>,
     seen: &HashSet<usize>,

@@ -21,6 +21,7 @@ mod quarantine;
 mod read;
 
 pub use convert::FieldProblem;
+pub use json_file::convert_json;
 pub use mapping::{EncodingChoice, Format, Mapping, MappingError, Normaliser};
 pub use quarantine::QuarantineWriter;
 pub use read::{IngestError, ReadOptions, ReadSummary, Rejection, Row, read_file};

@@ -74,7 +74,9 @@ impl<'m> Incremental<'m> {
         i
     }
 
-    fn candidates(&self, record: &RecordFacts) -> Vec<u32> {
+    /// The records already added that share a blocking key with `record`, as the batch would
+    /// pair them, in position order.
+    pub fn candidates(&self, record: &RecordFacts) -> Vec<u32> {
         let mut found = Vec::new();
         for key in keys_of(record) {
             let Some(block) = self.keys.get(&key) else {
@@ -129,6 +131,16 @@ impl<'m> Incremental<'m> {
             links: links.len() as u32,
             joined,
         }
+    }
+
+    /// The profile (cluster root position) of the record at position `i`.
+    pub fn root(&mut self, i: u32) -> u32 {
+        self.clusters.find(i)
+    }
+
+    /// The learned model records are scored with.
+    pub fn model(&self) -> &'m Model {
+        self.model
     }
 
     /// The profile (cluster root position) of every record, in the order they were added.

@@ -20,6 +20,7 @@ mod features;
 mod incremental;
 mod model;
 mod normalise;
+mod online;
 mod stable_ids;
 
 pub use batch::{
@@ -35,6 +36,7 @@ pub use features::RecordFacts;
 pub use incremental::{Incremental, Placement};
 pub use model::{Model, PairScore, Veto, corroborated, veto};
 pub use normalise::{address_key, name_skeleton};
+pub use online::{Online, OnlinePlacement, SearchHit};
 pub use stable_ids::{ProfileChange, assign_stable_ids};
 
 #[cfg(test)]

@@ -9,12 +9,17 @@
 //! changed and does nothing when it did not, so re-importing a file changes nothing. The store does
 //! not parse files and does not decide which records are one person.
 
+mod access;
 mod prepared;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
 
+pub use access::{
+    AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, CorrectionStatus,
+    NewAccess, SealedBlob, SealedRow, Sealer, special_aad,
+};
 pub use prepared::PreparedRecord;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 

@@ -18,6 +18,8 @@ use crate::{
     StoredRecord, WriteCounts,
 };
 
+mod access;
+
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tessera.sqlite3";
 
@@ -26,6 +28,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/sqlite/0001_init.sql")),
         M::up(include_str!("../migrations/sqlite/0002_profiles.sql")),
         M::up(include_str!("../migrations/sqlite/0003_review.sql")),
+        M::up(include_str!("../migrations/sqlite/0004_serving.sql")),
     ])
 }
 
@@ -217,6 +220,9 @@ impl Store for SqliteStore {
             )?;
             let mut retire = transaction
                 .prepare_cached("UPDATE source_record SET is_current = 0 WHERE id = ?1")?;
+            let mut insert_sealed = transaction.prepare_cached(
+                "INSERT INTO sealed_value (record_id, key_id, sealed) VALUES (?1, ?2, ?3)",
+            )?;
             for record in records {
                 let (source, key) = (record.source.as_str(), record.key.as_str());
                 let existing: Option<(i64, i64, Vec<u8>)> = head
@@ -250,6 +256,9 @@ impl Store for SqliteStore {
                     record.attributes_json,
                 ])?;
                 let id = transaction.last_insert_rowid();
+                if let Some(sealed) = &record.sealed {
+                    insert_sealed.execute(params![id, sealed.key_id, sealed.bytes])?;
+                }
                 if previous.is_some() {
                     update_head.execute(params![
                         source,

@@ -6,20 +6,46 @@ use tessera_model::{
     Attribute, IdKind, Identifier, ProfileId, RecordKey, SourceId, SourceRecord, parse_full_name,
 };
 use tessera_store::{
-    Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome,
-    SqliteStore, Store, StoredRecord, WriteCounts,
+    AccessStore, Assignment, ClientRow, ImportEnd, ImportStatus, NewAccess, PreparedRecord,
+    ProfileEvent, ResolutionOutcome, SealedBlob, Sealer, SqliteStore, Store, StoredRecord,
+    WriteCounts,
 };
 
+/// Seals with a real keyring, as the binary does.
+struct TestSealer(tessera_seal::Keyring);
+
+impl Sealer for TestSealer {
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> SealedBlob {
+        let sealed = self.0.seal(plaintext, aad);
+        SealedBlob {
+            key_id: sealed.key_id.as_str().to_string(),
+            bytes: sealed.to_bytes(),
+        }
+    }
+
+    fn keyed_hash(&self, data: &[u8]) -> [u8; 32] {
+        self.0.keyed_hash(data)
+    }
+}
+
+fn sealer() -> &'static TestSealer {
+    static SEALER: std::sync::OnceLock<TestSealer> = std::sync::OnceLock::new();
+    SEALER.get_or_init(|| TestSealer(tessera_seal::Keyring::generate(Utc::now())))
+}
+
 fn record(key: &str, name: &str, snils: &str) -> PreparedRecord {
-    PreparedRecord::new(&SourceRecord {
-        source: SourceId::new("tax").unwrap(),
-        key: RecordKey::new(key).unwrap(),
-        observed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-        attributes: vec![
-            Attribute::Name(parse_full_name(name, Default::default())),
-            Attribute::Identifier(Identifier::parse(IdKind::Snils, snils)),
-        ],
-    })
+    PreparedRecord::new(
+        &SourceRecord {
+            source: SourceId::new("tax").unwrap(),
+            key: RecordKey::new(key).unwrap(),
+            observed_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            attributes: vec![
+                Attribute::Name(parse_full_name(name, Default::default())),
+                Attribute::Identifier(Identifier::parse(IdKind::Snils, snils)),
+            ],
+        },
+        sealer(),
+    )
 }
 
 fn backends() -> Vec<(&'static str, tempfile::TempDir, Box<dyn Store>)> {
@@ -363,6 +389,221 @@ fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
         assert!(
             all[0].reverted_at.is_some() && all[1].reverted_at.is_none(),
             "{backend}"
+        );
+    }
+}
+
+// --- The serving tables: every backend must also pass these. ---
+
+fn access_backends() -> Vec<(&'static str, tempfile::TempDir, SqliteStore)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    vec![("sqlite", dir, store)]
+}
+
+#[test]
+fn special_values_are_sealed_apart_from_the_record() {
+    use tessera_model::{HealthNote, Special};
+    for (name, dir, store) in access_backends() {
+        let import = store
+            .begin_import(&SourceId::new("health").unwrap(), "h.csv", Utc::now())
+            .unwrap();
+        let record = SourceRecord {
+            source: SourceId::new("health").unwrap(),
+            key: RecordKey::new("55").unwrap(),
+            observed_at: Utc::now(),
+            attributes: vec![
+                Attribute::Name(parse_full_name("Иванов Иван", Default::default())),
+                Attribute::Health(Special::new(HealthNote("E11.9 diabetes".into()))),
+            ],
+        };
+        let prepared = PreparedRecord::new(&record, sealer());
+        store.write_records(import, &[prepared.clone()]).unwrap();
+        // Re-importing the same content changes nothing, though the sealed blob differs.
+        let again = store
+            .write_records(import, &[PreparedRecord::new(&record, sealer())])
+            .unwrap();
+        assert_eq!(again.unchanged, 1, "{name}");
+        let mut stored = Vec::new();
+        store.scan_current(&mut |r| stored.push(r)).unwrap();
+        assert_eq!(stored.len(), 1, "{name}");
+        assert!(
+            stored[0]
+                .attributes
+                .iter()
+                .all(|a| !matches!(a, Attribute::Health(_))),
+            "{name}: the record's attributes must not hold the special value"
+        );
+        let sealed = store.sealed_values(&[stored[0].id]).unwrap();
+        assert_eq!(sealed.len(), 1, "{name}");
+        let blob = tessera_seal::Sealed::from_bytes(&sealed[0].blob.bytes).unwrap();
+        let plain = sealer()
+            .0
+            .open(&blob, &tessera_store::special_aad(&sealed[0].address))
+            .unwrap();
+        assert!(String::from_utf8_lossy(&plain).contains("E11.9"), "{name}");
+        // Nothing in the database file spells the diagnosis.
+        drop(store);
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+            assert!(
+                !bytes.windows(5).any(|w| w == b"E11.9"),
+                "{name}: plaintext in a database file"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_access_log_chains_every_append() {
+    for (name, _dir, store) in access_backends() {
+        let entries: Vec<NewAccess> = (0..5)
+            .map(|i| NewAccess {
+                entry: tessera_policy::AccessEntry {
+                    at: Utc::now(),
+                    client: "c-1".into(),
+                    client_name: "Benefits office".into(),
+                    role: tessera_policy::Role::Agency,
+                    purpose: Some("benefits".into()),
+                    action: tessera_policy::Action::Read,
+                    profile: Some(format!("p-{i}")),
+                    kinds: vec!["name".into()],
+                    request_id: format!("r-{i}"),
+                    detail: None,
+                }
+                .to_json(),
+                profile: Some(ProfileId::new(format!("p-{i}"))),
+            })
+            .collect();
+        assert_eq!(
+            store
+                .append_access(&entries[..2], tessera_policy::chain_hash)
+                .unwrap(),
+            vec![1, 2],
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .append_access(&entries[2..], tessera_policy::chain_hash)
+                .unwrap(),
+            vec![3, 4, 5],
+            "{name}"
+        );
+        let rows = store.access_rows(0, 100).unwrap();
+        let stored: Vec<tessera_policy::StoredEntry> = rows
+            .iter()
+            .map(|r| tessera_policy::StoredEntry {
+                seq: r.seq,
+                entry_json: r.entry.clone(),
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect();
+        assert_eq!(
+            tessera_policy::verify_chain(stored).unwrap().entries,
+            5,
+            "{name}"
+        );
+        let about = store
+            .access_rows_for(&[ProfileId::new("p-3".into())], 10)
+            .unwrap();
+        assert_eq!(about.len(), 1, "{name}");
+        assert_eq!(about[0].seq, 4, "{name}");
+    }
+}
+
+#[test]
+fn consent_follows_the_record_it_is_anchored_on() {
+    for (name, _dir, store) in access_backends() {
+        let import = store
+            .begin_import(&SourceId::new("tax").unwrap(), "t.csv", Utc::now())
+            .unwrap();
+        store
+            .write_records(import, &[record("1", "Иванов Иван", "112-233-445 95")])
+            .unwrap();
+        let first = ProfileId::new("p-000000000001".into());
+        apply(
+            &store,
+            assign_all(&store, &first),
+            vec![ProfileEvent::Created {
+                profile: first.clone(),
+            }],
+        );
+        let anchor = (SourceId::new("tax").unwrap(), RecordKey::new("1").unwrap());
+        assert_eq!(
+            store.profile_of_record(&anchor).unwrap(),
+            Some(first.clone()),
+            "{name}"
+        );
+        store
+            .grant_consent(&anchor, "employer_check", "the person", Utc::now())
+            .unwrap();
+        assert!(
+            store.has_consent(&first, "employer_check").unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store.has_consent(&first, "medical_commission").unwrap(),
+            "{name}"
+        );
+        // The record moves to another profile (a merge): the consent goes with it.
+        let second = ProfileId::new("p-000000000002".into());
+        apply(
+            &store,
+            assign_all(&store, &second),
+            vec![ProfileEvent::Created {
+                profile: second.clone(),
+            }],
+        );
+        assert!(
+            store.has_consent(&second, "employer_check").unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .withdraw_consent(&second, "employer_check", "the person", Utc::now())
+                .unwrap(),
+            1,
+            "{name}"
+        );
+        assert!(
+            !store.has_consent(&second, "employer_check").unwrap(),
+            "{name}"
+        );
+        assert_eq!(store.consents(&second).unwrap().len(), 1, "{name}");
+    }
+}
+
+#[test]
+fn clients_are_found_by_token_hash_and_revoked() {
+    for (name, _dir, store) in access_backends() {
+        let client = ClientRow {
+            id: "c-1".into(),
+            name: "Benefits office".into(),
+            role: "agency".into(),
+            anchor: None,
+            sources: vec!["tax".into()],
+            token_hash: [7; 32],
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        store.add_client(&client).unwrap();
+        let found = store.client_by_token_hash(&[7; 32]).unwrap().unwrap();
+        assert_eq!(found.sources, vec!["tax".to_string()], "{name}");
+        assert!(
+            store.client_by_token_hash(&[8; 32]).unwrap().is_none(),
+            "{name}"
+        );
+        assert!(store.revoke_client("c-1", Utc::now()).unwrap(), "{name}");
+        assert!(!store.revoke_client("c-1", Utc::now()).unwrap(), "{name}");
+        assert!(
+            store
+                .client_by_token_hash(&[7; 32])
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some(),
+            "{name}"
         );
     }
 }
