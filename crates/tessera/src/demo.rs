@@ -15,7 +15,7 @@ use tessera_model::{Attribute, IdKind, ProfileId};
 use tessera_store::{DATABASE_FILE, SqliteStore, Store};
 use tessera_synth::{CityConfig, generate};
 
-use crate::{count, evaluation, import, input_error, resolution};
+use crate::{Settings, count, evaluation, import, input_error, resolution};
 
 /// Marks a data directory as made by the demo, so a later demo may replace it.
 const DEMO_MARKER: &str = "demo-city.txt";
@@ -36,7 +36,7 @@ fn prepare_data_dir(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Resul
                     .with_context(|| format!("failed to remove {}", path.display()))?;
             }
         }
-        for dir in ["quarantine", "demo-input"] {
+        for dir in ["quarantine", "demo-input", "mappings", "keys"] {
             let path = data_dir.join(dir);
             if path.exists() {
                 fs::remove_dir_all(&path)
@@ -51,7 +51,8 @@ fn prepare_data_dir(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Resul
     Ok(())
 }
 
-pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<()> {
+pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Result<()> {
+    let data_dir = context.data_dir.as_path();
     let started = Instant::now();
     prepare_data_dir(data_dir, persons, seed)?;
     let input_dir = data_dir.join("demo-input");
@@ -68,11 +69,22 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     );
 
     let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+    let keyring = crate::keys::open_keyring(context)?;
+    let sealer = tessera_serve::KeyringSealer(&keyring);
     let import_started = Instant::now();
+    // The serving API takes records online for these sources, through the same mappings.
+    let mappings_dir = data_dir.join("mappings");
+    fs::create_dir_all(&mappings_dir)
+        .with_context(|| format!("failed to create {}", mappings_dir.display()))?;
     for source in &city.sources {
         let mapping = import::load_mapping(&source.mapping_path)?;
-        let report = import::import_file(&store, data_dir, &mapping, &source.data_path, true)?;
+        let copy = mappings_dir.join(format!("{}.toml", mapping.source));
+        fs::copy(&source.mapping_path, &copy)
+            .with_context(|| format!("failed to write {}", copy.display()))?;
+        let report =
+            import::import_file(&store, data_dir, &mapping, &source.data_path, true, &sealer)?;
         report.print();
+        report.log(&store)?;
         if let Some(failure) = report.failure {
             return Err(
                 anyhow::Error::new(failure).context("the demo's own file could not be imported")
@@ -82,6 +94,13 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     println!("imported in {:.1}s", import_started.elapsed().as_secs_f64());
 
     resolution::resolve_store(&store)?.print();
+    crate::audit::log_cli(
+        &store,
+        tessera_policy::Action::Resolve,
+        None,
+        &[],
+        Some("batch resolution (demo)".into()),
+    )?;
 
     let report = evaluation::against_truth(&store, &city.truth_path)?;
     println!(
@@ -95,16 +114,19 @@ pub(crate) fn run(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Result<
     );
     if let Some((example, profile)) = example_lookup(&store)? {
         let dir = data_dir.display();
-        println!("  tessera --data-dir {dir} profile {example}");
+        println!("  tessera --data-dir {dir} profile {example} --purpose data_quality");
         println!(
-            "  tessera --data-dir {dir} explain {profile}      (why these records are one person)"
+            "  tessera --data-dir {dir} explain {profile} --purpose data_quality   (why these records are one person)"
         );
         println!(
-            "  tessera --data-dir {dir} review                 (the uncertain pairs, for a steward)"
+            "  tessera --data-dir {dir} review --purpose data_quality              (the uncertain pairs, for a steward)"
+        );
+        println!(
+            "  tessera --data-dir {dir} serve                                       (the HTTP API; see README)"
         );
     }
     println!(
-        "  tessera --data-dir {} links --out links.csv",
+        "  tessera --data-dir {} links --out links.csv --purpose data_quality",
         data_dir.display()
     );
     Ok(())

@@ -5,8 +5,6 @@
 //! (training is deterministic), so the weights shown are the ones the last resolution used as
 //! long as no record changed since.
 
-use std::path::Path;
-
 use anyhow::Context;
 use tessera_model::{ProfileId, SourceId};
 use tessera_resolve::{
@@ -19,8 +17,14 @@ use crate::input_error;
 /// Records of a profile explained pair by pair, at most.
 const MAX_PROFILE_RECORDS: usize = 12;
 
-pub(crate) fn run(data_dir: &Path, first: &str, second: Option<&str>) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn run(
+    context: &crate::Settings,
+    first: &str,
+    second: Option<&str>,
+    purpose: Option<&str>,
+) -> anyhow::Result<()> {
+    let grant = crate::audit::authorize_cli(context, purpose, tessera_policy::Operation::Read)?;
+    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
     let records = match second {
         Some(second) => vec![find_record(&store, first)?, find_record(&store, second)?],
         None => {
@@ -33,6 +37,7 @@ pub(crate) fn run(data_dir: &Path, first: &str, second: Option<&str>) -> anyhow:
             records
         }
     };
+    crate::audit::log_records(&store, tessera_policy::Action::Explain, &grant, &records)?;
     let model = train(&store)?;
     let facts: Vec<RecordFacts> = records
         .iter()

@@ -22,9 +22,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use tessera_ingest::{IngestError, Mapping, QuarantineWriter, ReadOptions, read_file};
 use tessera_model::SourceId;
-use tessera_store::{ImportEnd, ImportStatus, PreparedRecord, SqliteStore, Store, WriteCounts};
+use tessera_policy::Action;
+use tessera_serve::KeyringSealer;
+use tessera_store::{
+    AccessStore, ImportEnd, ImportStatus, PreparedRecord, Sealer, SqliteStore, Store, WriteCounts,
+};
 
-use crate::{count, input_error};
+use crate::{Settings, count, input_error};
 
 /// Records per batch handed from the reader to the writer.
 const BATCH_SIZE: usize = 8192;
@@ -76,6 +80,26 @@ impl FileReport {
     }
 }
 
+impl FileReport {
+    /// Appends the import to the access log: a bulk write of personal data by the operator.
+    pub(crate) fn log(&self, store: &dyn AccessStore) -> anyhow::Result<()> {
+        crate::audit::log_cli(
+            store,
+            Action::Import,
+            None,
+            &[],
+            Some(format!(
+                "source={} file={} new={} changed={} quarantined={}",
+                self.source,
+                self.path.display(),
+                self.counts.new,
+                self.counts.changed,
+                self.quarantined
+            )),
+        )
+    }
+}
+
 pub(crate) fn load_mapping(path: &Path) -> anyhow::Result<Mapping> {
     let text = fs::read_to_string(path)
         .map_err(|e| input_error(format!("cannot read mapping {}: {e}", path.display())))?;
@@ -83,12 +107,20 @@ pub(crate) fn load_mapping(path: &Path) -> anyhow::Result<Mapping> {
         .map_err(|e| input_error(format!("invalid mapping {}: {e}", path.display())))
 }
 
-pub(crate) fn run(data_dir: &Path, mapping_path: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
+pub(crate) fn run(
+    context: &Settings,
+    mapping_path: &Path,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let data_dir = context.data_dir.as_path();
     let mapping = load_mapping(mapping_path)?;
     let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+    let keyring = crate::keys::open_keyring(context)?;
+    let sealer = KeyringSealer(&keyring);
     let mut failures = Vec::new();
     for file in files {
-        let report = import_file(&store, data_dir, &mapping, file, true)?;
+        let report = import_file(&store, data_dir, &mapping, file, true, &sealer)?;
+        report.log(&store)?;
         if report.rows > 0 || report.failure.is_none() {
             report.print();
         }
@@ -146,6 +178,7 @@ pub(crate) fn import_file(
     mapping: &Mapping,
     path: &Path,
     show_progress: bool,
+    sealer: &dyn Sealer,
 ) -> anyhow::Result<FileReport> {
     let started = Instant::now();
     let started_at = Utc::now();
@@ -170,7 +203,7 @@ pub(crate) fn import_file(
                 rows += 1;
                 match &row.outcome {
                     Ok(record) => {
-                        batch.push(PreparedRecord::new(record));
+                        batch.push(PreparedRecord::new(record, sealer));
                         if batch.len() >= BATCH_SIZE && sender.send(mem::take(&mut batch)).is_err()
                         {
                             return ControlFlow::Break(());

@@ -9,8 +9,21 @@ use tessera_store::{SqliteStore, Store};
 
 use crate::{count, input_error};
 
-pub(crate) fn run(data_dir: &Path, out: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn run(
+    context: &crate::Settings,
+    out: &Path,
+    purpose: Option<&str>,
+) -> anyhow::Result<()> {
+    let grant = crate::audit::authorize_cli(context, purpose, tessera_policy::Operation::Read)?;
+    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    // The export names every record and its profile: one entry for the whole export.
+    crate::audit::log_cli(
+        &store,
+        tessera_policy::Action::Export,
+        Some(grant.purpose.as_str()),
+        &[],
+        Some(format!("links export to {}", out.display())),
+    )?;
     let sink: Box<dyn Write> = if out == Path::new("-") {
         Box::new(io::stdout().lock())
     } else {

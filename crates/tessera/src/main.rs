@@ -4,14 +4,19 @@
 //! input (a bad mapping, an unreadable file, an unknown profile) exits with status 2 and one line
 //! saying why; anything else exits with status 1.
 
+mod audit;
+mod clients;
 mod demo;
 mod evaluation;
 mod explain;
 mod import;
+mod keys;
 mod links;
+mod policy;
 mod profile_view;
 mod resolution;
 mod review;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,8 +59,26 @@ struct Cli {
     )]
     data_dir: PathBuf,
 
+    /// The keyring that seals special-category values (default: <data-dir>/keys/keyring.toml,
+    /// created on first use). TESSERA_MASTER_KEYS, when set, holds the keyring itself.
+    #[arg(long, global = true, env = "TESSERA_KEY_FILE")]
+    key_file: Option<PathBuf>,
+
+    /// The access policy (TOML; `tessera policy` prints the default to start from).
+    #[arg(long, global = true, env = "TESSERA_POLICY")]
+    policy: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// Why the operator reads personal data at the command line: a purpose of the policy that a
+/// steward may use. Every such read is logged with it.
+#[derive(clap::Args, Clone)]
+struct PurposeArg {
+    /// The purpose of this read (e.g. data_quality); logged in the access log.
+    #[arg(long, env = "TESSERA_PURPOSE")]
+    purpose: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -86,12 +109,16 @@ enum Command {
         /// Where to write the CSV; `-` for standard output.
         #[arg(long, short)]
         out: PathBuf,
+        #[command(flatten)]
+        purpose: PurposeArg,
     },
     /// Show a profile with each value's sources, by profile id or by identifier (`snils:112-233-445 95`).
     Profile {
         /// A profile id (p-…) or kind:value, where kind is snils, inn, oms, passport_rf,
         /// passport_foreign, work_patent, phone, car_plate, transport_card or other.
         target: String,
+        #[command(flatten)]
+        purpose: PurposeArg,
     },
     /// Explain the evidence, in bits, for two records being one person (`tax/7701 health/55`),
     /// or what ties together the records of a profile (`p-…`).
@@ -100,6 +127,8 @@ enum Command {
         first: String,
         /// The second record as source/key.
         second: Option<String>,
+        #[command(flatten)]
+        purpose: PurposeArg,
     },
     /// The steward's desk: list the uncertain pairs with their evidence, or record a decision
     /// that every later `tessera resolve` respects (until undone).
@@ -119,6 +148,8 @@ enum Command {
         /// List every decision, undone ones too.
         #[arg(long)]
         decisions: bool,
+        #[command(flatten)]
+        purpose: PurposeArg,
     },
     /// Score the current profiles against a truth file (CSV: source,record_id,person_id).
     Eval {
@@ -134,28 +165,173 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Serve the HTTP API (see /openapi.json): purpose-bound, logged reads, the person's own
+    /// view, consent, corrections, search and online ingest.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The mapping files of the sources that may send records online (every *.toml in the
+        /// folder; default <data-dir>/mappings).
+        #[arg(long)]
+        mappings: Option<PathBuf>,
+        /// Accept JWTs from this OIDC issuer (`iss`), with --oidc-audience and --oidc-key.
+        #[arg(long)]
+        oidc_issuer: Option<String>,
+        /// The audience (`aud`) the JWTs must name.
+        #[arg(long)]
+        oidc_audience: Option<String>,
+        /// The issuer's public key (PEM: Ed25519, RSA or P-256).
+        #[arg(long)]
+        oidc_key: Option<PathBuf>,
+        /// Requests per second one client may make (twice as many in a burst).
+        #[arg(long, default_value_t = 1000)]
+        rate_limit: u32,
+    },
+    /// API clients: add (prints a token once), list, revoke.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// The access log: verify its hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The keyring sealing special-category values: status, rotate.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the default access policy (a start for your own --policy file).
+    Policy,
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register a client and print its token (shown only now; only a hash is kept).
+    Add {
+        /// agency, employer, inspector, steward, analyst or person.
+        #[arg(long)]
+        role: String,
+        /// Who it is, as the person will see it in their access log.
+        #[arg(long)]
+        name: String,
+        /// For a person: their own profile id (the token follows them through merges and splits).
+        #[arg(long)]
+        profile: Option<String>,
+        /// For agencies and employers: a source they may send records to (repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+    },
+    /// List clients (never their tokens).
+    List,
+    /// Revoke a client: its token stops working at once.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the access log's hash chain and report the first tampered or missing entry.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// The keys and how many sealed values each holds.
+    Status,
+    /// Make a new master key, re-seal every data key under it, then retire the old keys.
+    Rotate {
+        /// Keep the old keys in the keyring after re-sealing.
+        #[arg(long)]
+        keep_old: bool,
+    },
+}
+
+/// What every command needs to reach the store, the keyring and the policy.
+pub(crate) struct Settings {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) policy: tessera_policy::Policy,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let context = Settings {
+        data_dir: cli.data_dir.clone(),
+        key_file: cli.key_file.clone(),
+        policy: policy::load(cli.policy.as_deref())?,
+    };
+    let data_dir = &cli.data_dir;
     match cli.command {
         Command::Import {
             mapping,
             files,
             resolve,
         } => {
-            import::run(&cli.data_dir, &mapping, &files)?;
+            import::run(&context, &mapping, &files)?;
             if resolve {
-                resolution::run_incremental(&cli.data_dir)
+                resolution::run_incremental(data_dir)?;
+                audit::log_resolution(data_dir, "incremental, after import")
             } else {
                 Ok(())
             }
         }
-        Command::Resolve { incremental: false } => resolution::run(&cli.data_dir).map(|_| ()),
-        Command::Resolve { incremental: true } => resolution::run_incremental(&cli.data_dir),
-        Command::Links { out } => links::run(&cli.data_dir, &out),
-        Command::Profile { target } => profile_view::run(&cli.data_dir, &target),
-        Command::Explain { first, second } => {
-            explain::run(&cli.data_dir, &first, second.as_deref())
+        Command::Resolve { incremental: false } => {
+            resolution::run(data_dir)?;
+            audit::log_resolution(data_dir, "batch")
+        }
+        Command::Resolve { incremental: true } => {
+            resolution::run_incremental(data_dir)?;
+            audit::log_resolution(data_dir, "incremental")
+        }
+        Command::Links { out, purpose } => links::run(&context, &out, purpose.purpose.as_deref()),
+        Command::Profile { target, purpose } => {
+            profile_view::run(&context, &target, purpose.purpose.as_deref())
+        }
+        Command::Explain {
+            first,
+            second,
+            purpose,
+        } => explain::run(
+            &context,
+            &first,
+            second.as_deref(),
+            purpose.purpose.as_deref(),
+        ),
+        Command::Serve {
+            listen,
+            mappings,
+            oidc_issuer,
+            oidc_audience,
+            oidc_key,
+            rate_limit,
+        } => serve::run(
+            &context,
+            serve::ServeOptions {
+                listen,
+                mappings,
+                oidc_issuer,
+                oidc_audience,
+                oidc_key,
+                rate_limit,
+            },
+        ),
+        Command::Clients(ClientsCommand::Add {
+            role,
+            name,
+            profile,
+            sources,
+        }) => clients::add(
+            &context,
+            clients::NewClient {
+                role,
+                name,
+                profile,
+                sources,
+            },
+        ),
+        Command::Clients(ClientsCommand::List) => clients::list(data_dir),
+        Command::Clients(ClientsCommand::Revoke { id }) => clients::revoke(data_dir, &id),
+        Command::Audit(AuditCommand::Verify) => audit::verify(data_dir),
+        Command::Keys(KeysCommand::Status) => keys::status(&context),
+        Command::Keys(KeysCommand::Rotate { keep_old }) => keys::rotate(&context, keep_old),
+        Command::Policy => {
+            policy::print_default();
+            Ok(())
         }
         Command::Review {
             limit,
@@ -163,6 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             different,
             undo,
             decisions,
+            purpose,
         } => {
             let action = match (same, different, undo, decisions) {
                 (Some(pair), _, _, _) => review::Action::Decide {
@@ -179,10 +356,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (_, _, _, true) => review::Action::Decisions,
                 _ => review::Action::List { limit },
             };
-            review::run(&cli.data_dir, action)
+            review::run(&context, action, purpose.purpose.as_deref())
         }
-        Command::Eval { truth } => evaluation::run(&cli.data_dir, &truth),
-        Command::Demo { persons, seed } => demo::run(&cli.data_dir, persons, seed),
+        Command::Eval { truth } => evaluation::run(data_dir, &truth),
+        Command::Demo { persons, seed } => demo::run(&context, persons, seed),
     }
 }
 

@@ -1,26 +1,58 @@
 //! `tessera profile`: one profile with every value and the source records it came from.
 //!
-//! Special-category values (health, biometric, criminal record) are not printed: reading them
-//! needs a stated purpose, a legal basis and an access-log entry, which the serving layer owns.
+//! The operator names a purpose (`--purpose`); only the attribute kinds the policy gives that
+//! purpose are shown, and the read is appended to the access log before anything is printed.
+//! Special-category values stay sealed: the command line never opens them.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use tessera_model::{Attribute, IdKind, Identifier, PersonName, ProfileId, Validity};
 use tessera_store::{ProfileEvent, ProfileHistory, SqliteStore, Store, StoredRecord};
 
-use crate::input_error;
+use tessera_policy::{Action, Operation};
 
-pub(crate) fn run(data_dir: &Path, target: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+use crate::{Settings, input_error};
+
+pub(crate) fn run(context: &Settings, target: &str, purpose: Option<&str>) -> anyhow::Result<()> {
+    let operation = if target.contains(':') {
+        Operation::Lookup
+    } else {
+        Operation::Read
+    };
+    let grant = crate::audit::authorize_cli(context, purpose, operation)?;
+    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
     let profiles = find_profiles(&store, target)?;
-    for (i, profile) in profiles.iter().enumerate() {
+    let mut shown = Vec::with_capacity(profiles.len());
+    for profile in &profiles {
+        let mut records = store.profile_records(profile)?;
+        for record in &mut records {
+            record.attributes.retain(|a| grant.allows(a.kind()));
+        }
+        let kinds: BTreeSet<&str> = records
+            .iter()
+            .flat_map(|r| r.attributes.iter().map(|a| a.kind().name()))
+            .collect();
+        shown.push((
+            profile.clone(),
+            records,
+            kinds.into_iter().map(str::to_string).collect::<Vec<_>>(),
+        ));
+    }
+    let action = match operation {
+        Operation::Lookup => Action::Lookup,
+        _ => Action::Read,
+    };
+    let logged: Vec<(ProfileId, Vec<String>)> = shown
+        .iter()
+        .map(|(p, _, kinds)| (p.clone(), kinds.clone()))
+        .collect();
+    crate::audit::log_cli(&store, action, Some(grant.purpose.as_str()), &logged, None)?;
+    for (i, (profile, records, _)) in shown.iter().enumerate() {
         if i > 0 {
             println!();
         }
-        let records = store.profile_records(profile)?;
-        print!("{}", render(profile, &records));
+        print!("{}", render(profile, records));
         print!(
             "{}",
             render_history(&store.profile_history(profile)?, profile)

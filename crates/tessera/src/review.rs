@@ -2,13 +2,12 @@
 //! apart, with the evidence, and records decisions ("the same person" / "not the same") that
 //! every later `tessera resolve` respects until they are undone.
 
-use std::path::Path;
-
 use anyhow::Context;
 use chrono::Utc;
 use tessera_model::{RecordKey, SourceId};
+use tessera_policy::Action::Review;
 use tessera_resolve::{RecordFacts, explain_pair};
-use tessera_store::{RecordAddress, SqliteStore, Store};
+use tessera_store::{SqliteStore, Store};
 
 use crate::explain::{find_record, render_pair, train};
 use crate::input_error;
@@ -21,15 +20,23 @@ pub(crate) enum Action {
     Decisions,
 }
 
-pub(crate) fn run(data_dir: &Path, action: Action) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn run(
+    context: &crate::Settings,
+    action: Action,
+    purpose: Option<&str>,
+) -> anyhow::Result<()> {
+    let grant = crate::audit::authorize_cli(context, purpose, tessera_policy::Operation::Read)?;
+    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
     match action {
-        Action::List { limit } => list(&store, limit),
+        Action::List { limit } => list(&store, limit, &grant),
         Action::Decide { a, b, same } => {
-            let (a, b) = (address(&store, &a)?, address(&store, &b)?);
-            if a == b {
+            let (a, b) = (find_record(&store, &a)?, find_record(&store, &b)?);
+            if a.reference.source == b.reference.source && a.reference.key == b.reference.key {
                 return Err(input_error("a decision needs two different records"));
             }
+            crate::audit::log_records(&store, Review, &grant, &[a.clone(), b.clone()])?;
+            let a = (a.reference.source, a.reference.key);
+            let b = (b.reference.source, b.reference.key);
             let id = store.record_decision(&a, &b, same, Utc::now())?;
             let verdict = if same {
                 "the same person"
@@ -73,13 +80,7 @@ pub(crate) fn run(data_dir: &Path, action: Action) -> anyhow::Result<()> {
     }
 }
 
-/// A record that exists, as the source and key a decision is kept by.
-fn address(store: &dyn Store, reference: &str) -> anyhow::Result<RecordAddress> {
-    let record = find_record(store, reference)?;
-    Ok((record.reference.source, record.reference.key))
-}
-
-fn list(store: &dyn Store, limit: usize) -> anyhow::Result<()> {
+fn list(store: &SqliteStore, limit: usize, grant: &tessera_policy::Grant) -> anyhow::Result<()> {
     let queue = store.review_queue(limit)?;
     if queue.is_empty() {
         println!("the review queue is empty (run `tessera resolve` first if you imported since)");
@@ -92,6 +93,7 @@ fn list(store: &dyn Store, limit: usize) -> anyhow::Result<()> {
             find_record(store, &reference(&item.a))?,
             find_record(store, &reference(&item.b))?,
         );
+        crate::audit::log_records(store, Review, grant, &[a.clone(), b.clone()])?;
         let facts = |r: &tessera_store::StoredRecord| {
             RecordFacts::from_attributes(r.reference.clone(), &r.attributes)
         };
