@@ -288,7 +288,9 @@ impl Model {
 
 /// The hard evidence against a pair, if any.
 pub fn veto(comparison: &Comparison) -> Option<Veto> {
-    let given_differs = comparison.level(Field::Given) == 4;
+    // Given names differ unless they are equal or one typo apart: "similar" names such as
+    // Nikita and Nikolai, or Dilnoza and Dildora, are twins' names as often as anyone's typo.
+    let given_differs = matches!(comparison.level(Field::Given), 3 | 4);
     let birth_differs = comparison.level(Field::BirthDate) == 4;
     if comparison.strong_conflict() {
         return Some(Veto::StrongIdConflict);
