@@ -2,8 +2,8 @@
 //!
 //! Links above the threshold are taken strongest first. Two clusters merge only if the merged
 //! profile stays coherent as a whole: it would not hold two different valid values of one strong
-//! identifier kind, fewer than a third of the record pairs across the two clusters are vetoed
-//! (clearly different given names, birth dates or sex), and the evidence of the other cross
+//! identifier kind, no more of the record pairs across the two clusters are vetoed
+//! (clearly different given names, birth dates or sex) than not, and the evidence of the other cross
 //! pairs (their weights without the prior) is, on average, not against the merge. So a family sharing a phone and an address, or a child's record carrying a parent's
 //! phone, does not pull two people into one profile through one weak link.
 
@@ -14,9 +14,6 @@ use tessera_model::IdKind;
 use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
-
-/// Two clusters do not merge when at least 1 in this many of their cross pairs is vetoed.
-const MAX_VETOED_SHARE_DENOMINATOR: u32 = 3;
 
 /// A scored link between two records: `(weight in bits, i, j)` with `i < j`.
 pub(crate) type Link = (f64, u32, u32);
@@ -59,6 +56,20 @@ pub(crate) struct Clusters {
     apart: Vec<Vec<u32>>,
 }
 
+/// Why two clusters are to be merged: it decides how much contradiction the merge tolerates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grounds {
+    /// A steward said "the same", or an earlier run put the records on one profile: no
+    /// coherence check, only strong-identifier conflicts and a steward's "not the same" refuse.
+    Decided,
+    /// A corroborated link: refused when most cross pairs are vetoed (a garbled record is
+    /// outvoted by the person's other records) or the other cross pairs' evidence is against.
+    Link,
+    /// Only a name that one dated profile carries: refused by any vetoed cross pair, since the
+    /// name is all the evidence there is.
+    UniqueName,
+}
+
 pub(crate) enum Merge {
     Done,
     Already,
@@ -96,15 +107,15 @@ impl Clusters {
     }
 
     /// Merges the clusters of `i` and `j` if the result stays coherent; says what happened.
-    /// A `forced` merge (a steward said "the same") skips the coherence check, never the
-    /// strong-identifier conflict or a steward's "not the same".
+    /// How much contradiction is tolerated depends on the [`Grounds`]; a strong-identifier
+    /// conflict or a steward's "not the same" always refuses.
     pub(crate) fn try_merge(
         &mut self,
         records: &[RecordFacts],
         model: &Model,
         i: u32,
         j: u32,
-        forced: bool,
+        grounds: Grounds,
     ) -> Merge {
         let (ra, rb) = (self.find(i), self.find(j));
         if ra == rb {
@@ -120,7 +131,9 @@ impl Clusters {
         if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
             return Merge::StrongConflict;
         }
-        if !forced && let Some(refusal) = self.incoherent(records, model, ra, rb) {
+        if grounds != Grounds::Decided
+            && let Some(refusal) = self.incoherent(records, model, ra, rb, grounds)
+        {
             return refusal;
         }
         self.merge(ra, rb);
@@ -134,6 +147,7 @@ impl Clusters {
         model: &Model,
         ra: u32,
         rb: u32,
+        grounds: Grounds,
     ) -> Option<Merge> {
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
         for a in sample(&self.members[ra as usize]) {
@@ -150,12 +164,15 @@ impl Clusters {
                 pairs += 1;
             }
         }
-        // One record with a garbled name or date should not keep a person's records apart, but
-        // when a third of the cross pairs say "different people", they are.
+        // A record with a garbled or replaced name or date should not keep a person's records
+        // apart, but when most of the cross pairs say "different people", they are. Twins and
+        // namesakes contradict each other on every record, a garbled record only on its own.
         let agreeing = pairs - vetoed;
-        if vetoed * MAX_VETOED_SHARE_DENOMINATOR >= pairs.max(1)
-            || weight_sum / f64::from(agreeing.max(1)) < 0.0
-        {
+        let contradicted = match grounds {
+            Grounds::UniqueName => vetoed > 0,
+            Grounds::Decided | Grounds::Link => vetoed > agreeing,
+        };
+        if contradicted || weight_sum / f64::from(agreeing.max(1)) < 0.0 {
             return Some(Merge::Incoherent);
         }
         None
@@ -207,9 +224,11 @@ fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
 /// corroborated, `name_links` agree on names alone. Returns the cluster root of every record.
 ///
 /// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
-/// employer's weekly reports) along a name-only link to a dated profile, but only when that dated
-/// profile is the one and only dated profile in the whole registry with that name, and the merge
-/// is coherent: a name that is unique among dated profiles identifies its person.
+/// employer's weekly reports) along a name-only link to a dated profile, but only when the two
+/// records agree on the whole name, patronymic included; that dated profile is the one and only
+/// dated profile in the whole registry with that surname and given name, and the undated
+/// profile the only one without a date; and no record across the two contradicts another: a
+/// name that is unique among dated profiles identifies its person.
 pub(crate) fn cluster(
     records: &[RecordFacts],
     model: &Model,
@@ -233,7 +252,7 @@ pub(crate) fn cluster(
         clusters.apart[j as usize].push(i);
     }
     for &(i, j) in &steward.same {
-        match clusters.try_merge(records, model, i, j, true) {
+        match clusters.try_merge(records, model, i, j, Grounds::Decided) {
             Merge::Done => stats.steward_merges += 1,
             Merge::StewardApart => stats.refused_by_steward += 1,
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
@@ -242,7 +261,7 @@ pub(crate) fn cluster(
     }
     for &(_, i, j) in links {
         stats.links_considered += 1;
-        match clusters.try_merge(records, model, i, j, false) {
+        match clusters.try_merge(records, model, i, j, Grounds::Link) {
             Merge::Done => stats.merges += 1,
             Merge::Already => {}
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
@@ -253,16 +272,31 @@ pub(crate) fn cluster(
 
     // How many distinct dated profiles carry each name, over every record, not only candidates:
     // blocking skips the pairs of common names, so links alone would undercount them.
+    // Likewise the profiles holding a record without a birth date under each name: a name one
+    // dated profile carries identifies its person only if one undated profile carries it too.
+    // Two undated profiles under one name (two employers' reports, each with its own personnel
+    // number and phone), or a dated profile that already holds undated records under the name,
+    // are two namesakes, and which of them the dated profile is, the name cannot tell.
     let mut dated_profiles: HashMap<(&str, &str), HashSet<u32>> = HashMap::new();
+    let mut undated_carriers: HashMap<(&str, &str), HashSet<u32>> = HashMap::new();
     for (i, record) in records.iter().enumerate() {
         if let Some(key) = name_key(record) {
             let root = clusters.find(i as u32);
             if clusters.dated[root as usize] {
                 dated_profiles.entry(key).or_default().insert(root);
             }
+            if record.birth.is_none() {
+                undated_carriers.entry(key).or_default().insert(root);
+            }
         }
     }
     for &(_, i, j) in name_links {
+        // The whole name, patronymic included: surname and given name alone recur too often
+        // (a parent's namesake child, a worker whose own dated records are missing).
+        let patronymic = records[i as usize].patronymic.as_deref();
+        if patronymic.is_none() || patronymic != records[j as usize].patronymic.as_deref() {
+            continue;
+        }
         let (ri, rj) = (clusters.find(i), clusters.find(j));
         let (undated, dated) = match (clusters.dated[ri as usize], clusters.dated[rj as usize]) {
             (false, true) => (i, rj),
@@ -272,16 +306,27 @@ pub(crate) fn cluster(
         let Some(key) = name_key(&records[undated as usize]) else {
             continue;
         };
+        let undated_root = clusters.find(undated);
         let unique = dated_profiles
             .get(&key)
-            .is_some_and(|roots| roots.len() == 1 && roots.contains(&dated));
-        if unique && matches!(clusters.try_merge(records, model, i, j, false), Merge::Done) {
+            .is_some_and(|roots| roots.len() == 1 && roots.contains(&dated))
+            && undated_carriers
+                .get(&key)
+                .is_some_and(|roots| roots.len() == 1 && roots.contains(&undated_root));
+        if unique
+            && matches!(
+                clusters.try_merge(records, model, i, j, Grounds::UniqueName),
+                Merge::Done
+            )
+        {
             stats.attached_by_unique_name += 1;
             let root = clusters.find(i);
             // The merged profile is dated now; keep the uniqueness table pointing at its root.
-            if let Some(roots) = dated_profiles.get_mut(&key) {
-                roots.clear();
-                roots.insert(root);
+            for table in [&mut dated_profiles, &mut undated_carriers] {
+                if let Some(roots) = table.get_mut(&key) {
+                    roots.clear();
+                    roots.insert(root);
+                }
             }
         }
     }

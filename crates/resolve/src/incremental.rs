@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use crate::batch::LINK_THRESHOLD_BITS;
 use crate::blocking::{HUB_SIZE, IDENTITY_FAMILIES, MAX_BLOCK, NAME_PAIR_FAMILY, keys_of};
-use crate::cluster::{Clusters, Merge};
+use crate::cluster::{Clusters, Grounds, Merge};
 use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
@@ -57,9 +57,9 @@ impl<'m> Incremental<'m> {
                 None => first = Some(i),
                 // Force: an earlier run decided these are one person.
                 Some(f) => {
-                    let _ = self
-                        .clusters
-                        .try_merge(&self.records, self.model, f, i, true);
+                    let _ =
+                        self.clusters
+                            .try_merge(&self.records, self.model, f, i, Grounds::Decided);
                 }
             }
         }
@@ -118,7 +118,7 @@ impl<'m> Incremental<'m> {
         for &(_, c) in &links {
             if matches!(
                 self.clusters
-                    .try_merge(&self.records, self.model, i, c, false),
+                    .try_merge(&self.records, self.model, i, c, Grounds::Link),
                 Merge::Done
             ) {
                 joined += 1;
