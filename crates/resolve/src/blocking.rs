@@ -4,7 +4,7 @@
 //! and birth year; given name with birth date; the two name parts in either order, which pairs
 //! only a record with a birth date with one without, and with the birth year; a shared contact;
 //! employer with
-//! name; address with surname; a short phonetic prefix with birth date). Records sharing a key are
+//! name; address with surname; either name part's first letters with birth date). Records sharing a key are
 //! candidates. A block of more than [`MAX_BLOCK`] records is not compared all-to-all: if its key
 //! identifies (an identifier, a contact, a personnel number: one person's fifty weekly reports)
 //! each record is paired with the block's first [`HUB_SIZE`] records, so every copy meets a
@@ -45,7 +45,7 @@ pub const KEY_FAMILIES: [&str; 10] = [
     "contact",
     "employer + name",
     "address + surname",
-    "surname prefix + initial + birth date",
+    "name-part prefix + birth date",
     "employer + personnel number",
     "name parts in either order + birth year",
 ];
@@ -92,9 +92,13 @@ pub(crate) fn keys_of(record: &RecordFacts) -> Vec<u64> {
         for employer in &record.employers {
             keys.push(key((5, (employer, a, b))));
         }
-        if let Some(birth) = full_birth {
-            let prefix: String = s.chars().take(3).collect();
-            keys.push(key((7, (prefix, g.chars().next(), birth))));
+    }
+    // Either name part's first three letters with the birth date: meets a duplicate whose other
+    // name part was replaced, mistyped or written in the other column.
+    if let Some(birth) = full_birth {
+        for part in [surname, given].into_iter().flatten() {
+            let prefix: String = part.chars().take(3).collect();
+            keys.push(key((7, (prefix, birth))));
         }
     }
     for contact in &record.contacts {
