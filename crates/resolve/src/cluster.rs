@@ -79,7 +79,7 @@ pub(crate) enum Merge {
 }
 
 /// The two name parts in a fixed order, so that swapped orders meet.
-fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
+pub(crate) fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
     let (s, g) = (record.surname.as_deref()?, record.given.as_deref()?);
     Some(if s <= g { (s, g) } else { (g, s) })
 }
@@ -198,6 +198,11 @@ impl Clusters {
         let moved_apart = std::mem::take(&mut self.apart[child as usize]);
         self.apart[root as usize].extend(moved_apart);
         self.parent[child as usize] = root;
+    }
+
+    /// Whether any record of the cluster rooted at `root` has a birth date.
+    pub(crate) fn is_dated(&self, root: u32) -> bool {
+        self.dated[root as usize]
     }
 
     pub(crate) fn find(&mut self, mut i: u32) -> u32 {

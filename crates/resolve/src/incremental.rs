@@ -7,19 +7,24 @@
 //! links are taken strongest first, each merging the new record's cluster into a candidate's
 //! profile only if the profile stays coherent. A record that links to two profiles joins them,
 //! under the same coherence rule. What the batch does in a second phase (attaching a dateless
-//! profile by a name that exactly one dated profile in the registry carries) is not done here:
-//! uniqueness is a judgement on the whole registry, and judged record by record it depends on
-//! arrival order (the first dated namesake would look unique). Such records wait for the next
-//! batch run.
+//! profile by a whole name that exactly one dated and one undated profile carry) is done here
+//! each time a record under that name arrives, against the registry as it is then: a namesake
+//! arriving later cannot undo an attachment, so the next batch run may judge differently.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::batch::LINK_THRESHOLD_BITS;
 use crate::blocking::{HUB_SIZE, IDENTITY_FAMILIES, MAX_BLOCK, NAME_PAIR_FAMILY, keys_of};
-use crate::cluster::{Clusters, Grounds, Merge};
+use crate::cluster::{Clusters, Grounds, Merge, name_key};
 use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
+use crate::model::corroborated;
+
+/// A name is unique now but may not stay so: a namesake's records may arrive later, and an
+/// attachment cannot be undone. Incrementally, a name attaches only if the model expects at
+/// most this many records in the whole registry to carry it (about one person's).
+const RARE_NAME_BEARERS: f64 = 0.7;
 
 /// What resolving one record did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +40,8 @@ pub struct Incremental<'m> {
     model: &'m Model,
     records: Vec<RecordFacts>,
     keys: HashMap<u64, Vec<u32>>,
+    /// The records under each (surname, given name), for the unique-name attachment.
+    names: HashMap<(String, String), Vec<u32>>,
     clusters: Clusters,
 }
 
@@ -44,6 +51,7 @@ impl<'m> Incremental<'m> {
             model,
             records: Vec::new(),
             keys: HashMap::new(),
+            names: HashMap::new(),
             clusters: Clusters::new(),
         }
     }
@@ -70,8 +78,84 @@ impl<'m> Incremental<'m> {
         for key in keys_of(&record) {
             self.keys.entry(key).or_default().push(i);
         }
+        if let Some((a, b)) = name_key(&record) {
+            let key = (a.to_string(), b.to_string());
+            self.names.entry(key).or_default().push(i);
+        }
         self.records.push(record);
         i
+    }
+
+    /// The batch's unique-name phase for the name of record `i`, on the registry as it is now:
+    /// if exactly one dated profile and one undated profile carry the name, and a record of each
+    /// agrees with the other on the whole name (patronymic included) and on nothing else, the
+    /// two profiles merge unless any of their records contradict each other. A name shared by
+    /// more than [`MAX_BLOCK`] records is common, as in the batch, and never attaches.
+    fn attach_by_unique_name(&mut self, i: u32) -> bool {
+        let record = &self.records[i as usize];
+        if let (Some(surname), Some(given)) = (record.surname.as_deref(), record.given.as_deref())
+            && self.model.expected_name_bearers(surname, given) > RARE_NAME_BEARERS
+        {
+            return false;
+        }
+        let Some((a, b)) = name_key(record) else {
+            return false;
+        };
+        let Some(carriers) = self.names.get(&(a.to_string(), b.to_string())) else {
+            return false;
+        };
+        if carriers.len() > MAX_BLOCK {
+            return false;
+        }
+        let carriers = carriers.clone();
+        let (mut dated, mut undated): (HashSet<u32>, HashSet<u32>) = Default::default();
+        for &c in &carriers {
+            let root = self.clusters.find(c);
+            if self.clusters.is_dated(root) {
+                dated.insert(root);
+            }
+            if self.records[c as usize].birth.is_none() {
+                undated.insert(root);
+            }
+        }
+        let (Some(&dated_root), Some(&undated_root)) = (dated.iter().next(), undated.iter().next())
+        else {
+            return false;
+        };
+        if dated.len() != 1 || undated.len() != 1 || dated_root == undated_root {
+            return false;
+        }
+        // The first pair, in arrival order, that agrees on the whole name and nothing else.
+        let mut pair = None;
+        'search: for &x in &carriers {
+            if self.records[x as usize].birth.is_some()
+                || self.clusters.find(x) != undated_root
+                || self.records[x as usize].patronymic.is_none()
+            {
+                continue;
+            }
+            for &y in &carriers {
+                let (rx, ry) = (&self.records[x as usize], &self.records[y as usize]);
+                if ry.birth.is_none() || rx.patronymic != ry.patronymic {
+                    continue;
+                }
+                let comparison = compare(rx, ry);
+                if self.model.score(rx, ry, &comparison).veto.is_none()
+                    && !corroborated(&comparison)
+                {
+                    pair = Some((x, y));
+                    break 'search;
+                }
+            }
+        }
+        let Some((x, y)) = pair else {
+            return false;
+        };
+        matches!(
+            self.clusters
+                .try_merge(&self.records, self.model, x, y, Grounds::UniqueName),
+            Merge::Done
+        )
     }
 
     fn candidates(&self, record: &RecordFacts) -> Vec<u32> {
@@ -123,6 +207,9 @@ impl<'m> Incremental<'m> {
             ) {
                 joined += 1;
             }
+        }
+        if self.attach_by_unique_name(i) {
+            joined += 1;
         }
         Placement {
             candidates: candidates.len() as u32,

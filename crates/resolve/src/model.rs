@@ -87,6 +87,8 @@ pub struct Model {
     weights: [[f64; MAX_LEVELS]; Field::COUNT],
     surname_tf: HashMap<String, f64>,
     given_tf: HashMap<String, f64>,
+    /// How many records the model was learned from.
+    records: usize,
 }
 
 const RANDOM_PAIRS: usize = 400_000;
@@ -156,6 +158,7 @@ impl Model {
             weights: [[0.0; MAX_LEVELS]; Field::COUNT],
             surname_tf: term_frequencies(records.iter().filter_map(|r| r.surname.as_deref())),
             given_tf: term_frequencies(records.iter().filter_map(|r| r.given.as_deref())),
+            records: records.len(),
         };
         model.refresh_weights();
         // EM runs over the distinct comparison vectors and their counts: there are thousands of
@@ -263,6 +266,18 @@ impl Model {
             }
         }
         weights
+    }
+
+    /// How many of the records the model was learned from are expected to carry this surname
+    /// and given name together, if the two were independent: the product of their frequencies
+    /// times the record count. A name expected on about one person's records is rare.
+    pub(crate) fn expected_name_bearers(&self, surname: &str, given: &str) -> f64 {
+        let frequency = |table: &HashMap<String, f64>, value: &str| {
+            table.get(value).copied().unwrap_or_default()
+        };
+        frequency(&self.surname_tf, surname)
+            * frequency(&self.given_tf, given)
+            * self.records as f64
     }
 
     /// The prior log-odds that two random records are one person, in bits.

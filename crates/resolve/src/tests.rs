@@ -500,3 +500,34 @@ fn an_undated_report_joins_by_a_whole_name_only_one_profile_carries() {
     assert!(!b.same(profiles, dated_shared, report_one));
     assert!(!b.same(profiles, dated_shared, report_two));
 }
+
+#[test]
+fn incremental_resolution_attaches_an_undated_report_by_a_rare_whole_name() {
+    let mut b = Builder::population(300);
+    let report = b.add(
+        "employer",
+        name("Лисицына", "Алла", Some("Петровна")),
+        None,
+        vec![
+            employment("7707083893", "100"),
+            id(IdKind::Phone, "+79161110001"),
+        ],
+    );
+    let dated = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Петровна")),
+        date(1980, 1, 1),
+        vec![id(IdKind::Snils, &snils(600_001))],
+    );
+    let model = crate::learn(&b.records);
+    let mut incremental = crate::Incremental::new(&model);
+    for record in &b.records {
+        incremental.resolve(record.clone());
+    }
+    let roots = incremental.roots();
+    assert_eq!(
+        roots[report], roots[dated],
+        "the batch's unique-name phase, one record at a time"
+    );
+    assert_ne!(roots[0], roots[report]);
+}
