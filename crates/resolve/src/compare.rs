@@ -287,15 +287,19 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     if a == b {
         return EXACT;
     }
-    // Close: the same numbers (house, building, flat) and nearly the same words. Neighbours on
-    // one street differ only in their numbers, which Jaro–Winkler over the whole text hardly sees.
-    let numbers = |text: &'_ str| -> Vec<String> {
-        text.split(|c: char| !c.is_ascii_digit())
+    // Close: the same numbers (house, building, flat, postcode), or one typo in them, and
+    // nearly the same words. Neighbours on one street differ in their numbers by more than a
+    // typo, which Jaro–Winkler over the whole text hardly sees.
+    let numbers = |text: &'_ str| -> String {
+        let digits: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_digit())
             .filter(|n| !n.is_empty())
-            .map(str::to_string)
-            .collect()
+            .collect();
+        digits.join(" ")
     };
-    if jaro_winkler(a, b) >= 0.93 && numbers(a) == numbers(b) {
+    let (numbers_a, numbers_b) = (numbers(a), numbers(b));
+    let numbers_agree = numbers_a == numbers_b || one_typo_apart(&numbers_a, &numbers_b);
+    if numbers_agree && jaro_winkler(a, b) >= 0.93 {
         return 2;
     }
     // Words in common, each word matching if Jaro–Winkler ≥ 0.9 (a typo inside a word), as a
@@ -307,7 +311,7 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     let shorter = words_a.len().min(words_b.len());
     let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
     if exact * 3 >= shorter * 2 {
-        return 3;
+        return if numbers_agree { 2 } else { 3 };
     }
     if exact * 3 < shorter {
         return 4;
@@ -317,7 +321,7 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
         .filter(|x| words_b.iter().any(|y| x == &y || jaro_winkler(x, y) >= 0.9))
         .count();
     if shared * 3 >= words_a.len().min(words_b.len()) * 2 {
-        3
+        if numbers_agree { 2 } else { 3 }
     } else {
         4
     }
@@ -469,6 +473,15 @@ mod tests {
         let level = |a: &str, b: &str| address_level(Some(a), Some(b));
         assert_eq!(level("москва садовая 71 287", "москва садовая 83 к4 11"), 4);
         assert_eq!(level("москва садовая 71 287", "москва садовоя 71 287"), 2);
+        assert_eq!(level("москва садовая 71 287", "москва садовая 71 12"), 3);
+        assert_eq!(
+            level(
+                "9 tunney crescent argyle toorak vic 5031",
+                "9 tunney crescent toorak vic 5013"
+            ),
+            2,
+            "a postcode typo in an otherwise shared address"
+        );
     }
 
     #[test]
