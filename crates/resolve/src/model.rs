@@ -15,6 +15,9 @@ use std::collections::HashMap;
 use crate::compare::{Comparison, EXACT, Field, MISSING};
 use crate::features::RecordFacts;
 
+/// The name level "similar": alike, but more than one typo apart.
+const SIMILAR_NAME: u8 = 3;
+
 /// The most levels any field has.
 pub(crate) const MAX_LEVELS: usize = 5;
 
@@ -226,6 +229,13 @@ impl Model {
                 self.weights[f][l] = (self.m[f][l] / self.u[f][l]).log2();
             }
         }
+        // Names more than one typo apart but alike (Rahimov and Karimov, brothers named after
+        // different forefathers) are at best no evidence: EM, counting such pairs among the
+        // matches of a family's shared phone, can learn otherwise.
+        for field in [Field::Surname, Field::Given] {
+            let similar = &mut self.weights[field as usize][SIMILAR_NAME as usize];
+            *similar = similar.min(0.0);
+        }
     }
 
     fn match_probability(&self, levels: &[u8; Field::COUNT]) -> f64 {
@@ -312,8 +322,10 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
     }
     // An agreeing identifier, or another typed identifier one digit from agreeing, outweighs one
     // clearly different field, never two.
+    // A similar given name beside a shared identifier reads as a typo, not a relative's name.
     if comparison.strong_agree() || comparison.level(Field::StrongId) == 4 {
-        return (given_differs && birth_differs).then_some(Veto::IdentifierCollision);
+        let given_clearly_differs = comparison.level(Field::Given) == 4;
+        return (given_clearly_differs && birth_differs).then_some(Veto::IdentifierCollision);
     }
     if given_differs {
         Some(Veto::GivenNamesDiffer)
