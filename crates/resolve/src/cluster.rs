@@ -7,16 +7,26 @@
 //! pairs (their weights without the prior) is, on average, not against the merge. So a family sharing a phone and an address, or a child's record carrying a parent's
 //! phone, does not pull two people into one profile through one weak link.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use tessera_model::IdKind;
 
-use crate::compare::compare;
+use crate::compare::{compare, patronymics_differ};
 use crate::features::RecordFacts;
 use crate::model::Model;
 
 /// A scored link between two records: `(weight in bits, i, j)` with `i < j`.
 pub(crate) type Link = (f64, u32, u32);
+
+/// A name attaches a profile only if the model expects at most this many records in the whole
+/// registry to carry it (surname and given name frequencies times the record count): about one
+/// person's. Uniqueness is judged on the records present; for a common name, the namesake whose
+/// dated records would make it ambiguous is often just not registered (yet), and a worker
+/// whose own dated records are missing joins a stranger.
+const RARE_NAME_BEARERS: f64 = 0.7;
+
+/// A name on more records than this is common: it never attaches a profile by itself.
+const MAX_NAME_CARRIERS: usize = 4 * crate::blocking::MAX_BLOCK;
 
 /// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
 /// evenly spread sample of this many members.
@@ -200,6 +210,64 @@ impl Clusters {
         self.parent[child as usize] = root;
     }
 
+    /// Whether the name-only pair `(i, j)`, one record with a birth date and one without, may
+    /// join their profiles by name: they agree on the whole name, patronymic included (surname
+    /// and given name alone recur too often: a father's namesake son, a worker whose own dated
+    /// records are missing), and among `carriers` (every record under that surname and given
+    /// name) the name fits exactly one dated profile and one undated profile, these two. A
+    /// carrier fits unless its patronymic clearly differs; a dated profile holding undated
+    /// records under the name counts as undated too, since two employers' reports under one
+    /// name, or reports already on a dated profile, are two namesakes, and which of them the
+    /// dated profile is, the name cannot tell. Names on more than [`MAX_NAME_CARRIERS`]
+    /// records, or more common than [`RARE_NAME_BEARERS`], never decide.
+    pub(crate) fn named_uniquely(
+        &mut self,
+        records: &[RecordFacts],
+        model: &Model,
+        carriers: &[u32],
+        (i, j): (u32, u32),
+    ) -> bool {
+        if let (Some(surname), Some(given)) = (
+            records[i as usize].surname.as_deref(),
+            records[i as usize].given.as_deref(),
+        ) && model.expected_name_bearers(surname, given) > RARE_NAME_BEARERS
+        {
+            return false;
+        }
+        let (ri, rj) = (self.find(i), self.find(j));
+        let (undated, dated) = match (self.dated[ri as usize], self.dated[rj as usize]) {
+            (false, true) => (ri, rj),
+            (true, false) => (rj, ri),
+            _ => return false,
+        };
+        let Some(patronymic) = records[i as usize].patronymic.as_deref() else {
+            return false;
+        };
+        if records[j as usize].patronymic.as_deref() != Some(patronymic)
+            || carriers.len() > MAX_NAME_CARRIERS
+        {
+            return false;
+        }
+        for &c in carriers {
+            let record = &records[c as usize];
+            let fits = record
+                .patronymic
+                .as_deref()
+                .is_none_or(|other| !patronymics_differ(other, patronymic));
+            if !fits {
+                continue;
+            }
+            let root = self.find(c);
+            if self.dated[root as usize] && root != dated {
+                return false;
+            }
+            if record.birth.is_none() && root != undated {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Whether any record of the cluster rooted at `root` has a birth date.
     pub(crate) fn is_dated(&self, root: u32) -> bool {
         self.dated[root as usize]
@@ -231,9 +299,9 @@ fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
 /// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
 /// employer's weekly reports) along a name-only link to a dated profile, but only when the two
 /// records agree on the whole name, patronymic included; that dated profile is the one and only
-/// dated profile in the whole registry with that surname and given name, and the undated
-/// profile the only one without a date; and no record across the two contradicts another: a
-/// name that is unique among dated profiles identifies its person.
+/// dated profile in the whole registry the name fits, and the undated profile the only one
+/// without a date (see [`Clusters::named_uniquely`]); and no record across the two contradicts
+/// another: a whole name that is unique among dated profiles identifies its person.
 pub(crate) fn cluster(
     records: &[RecordFacts],
     model: &Model,
@@ -275,64 +343,26 @@ pub(crate) fn cluster(
         }
     }
 
-    // How many distinct dated profiles carry each name, over every record, not only candidates:
-    // blocking skips the pairs of common names, so links alone would undercount them.
-    // Likewise the profiles holding a record without a birth date under each name: a name one
-    // dated profile carries identifies its person only if one undated profile carries it too.
-    // Two undated profiles under one name (two employers' reports, each with its own personnel
-    // number and phone), or a dated profile that already holds undated records under the name,
-    // are two namesakes, and which of them the dated profile is, the name cannot tell.
-    let mut dated_profiles: HashMap<(&str, &str), HashSet<u32>> = HashMap::new();
-    let mut undated_carriers: HashMap<(&str, &str), HashSet<u32>> = HashMap::new();
+    // The records under each name, over every record, not only candidates: blocking skips the
+    // pairs of common names, so links alone would undercount the namesakes.
+    let mut by_name: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
     for (i, record) in records.iter().enumerate() {
         if let Some(key) = name_key(record) {
-            let root = clusters.find(i as u32);
-            if clusters.dated[root as usize] {
-                dated_profiles.entry(key).or_default().insert(root);
-            }
-            if record.birth.is_none() {
-                undated_carriers.entry(key).or_default().insert(root);
-            }
+            by_name.entry(key).or_default().push(i as u32);
         }
     }
     for &(_, i, j) in name_links {
-        // The whole name, patronymic included: surname and given name alone recur too often
-        // (a parent's namesake child, a worker whose own dated records are missing).
-        let patronymic = records[i as usize].patronymic.as_deref();
-        if patronymic.is_none() || patronymic != records[j as usize].patronymic.as_deref() {
-            continue;
-        }
-        let (ri, rj) = (clusters.find(i), clusters.find(j));
-        let (undated, dated) = match (clusters.dated[ri as usize], clusters.dated[rj as usize]) {
-            (false, true) => (i, rj),
-            (true, false) => (j, ri),
-            _ => continue,
-        };
-        let Some(key) = name_key(&records[undated as usize]) else {
+        let Some(carriers) = name_key(&records[i as usize]).and_then(|key| by_name.get(&key))
+        else {
             continue;
         };
-        let undated_root = clusters.find(undated);
-        let unique = dated_profiles
-            .get(&key)
-            .is_some_and(|roots| roots.len() == 1 && roots.contains(&dated))
-            && undated_carriers
-                .get(&key)
-                .is_some_and(|roots| roots.len() == 1 && roots.contains(&undated_root));
-        if unique
+        if clusters.named_uniquely(records, model, carriers, (i, j))
             && matches!(
                 clusters.try_merge(records, model, i, j, Grounds::UniqueName),
                 Merge::Done
             )
         {
             stats.attached_by_unique_name += 1;
-            let root = clusters.find(i);
-            // The merged profile is dated now; keep the uniqueness table pointing at its root.
-            for table in [&mut dated_profiles, &mut undated_carriers] {
-                if let Some(roots) = table.get_mut(&key) {
-                    roots.clear();
-                    roots.insert(root);
-                }
-            }
         }
     }
     let roots = (0..n as u32).map(|i| clusters.find(i)).collect();

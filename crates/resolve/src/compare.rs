@@ -152,6 +152,11 @@ fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
     }
 }
 
+/// Whether two patronymics clearly differ (the "different" level: not equal, not close).
+pub(crate) fn patronymics_differ(a: &str, b: &str) -> bool {
+    patronymic_level(Some(a), Some(b)) == 3
+}
+
 fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
     let (Some(a), Some(b)) = (a, b) else {
         return MISSING;

@@ -11,7 +11,7 @@
 //! each time a record under that name arrives, against the registry as it is then: a namesake
 //! arriving later cannot undo an attachment, so the next batch run may judge differently.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::batch::LINK_THRESHOLD_BITS;
 use crate::blocking::{HUB_SIZE, IDENTITY_FAMILIES, MAX_BLOCK, NAME_PAIR_FAMILY, keys_of};
@@ -20,11 +20,6 @@ use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
 use crate::model::corroborated;
-
-/// A name is unique now but may not stay so: a namesake's records may arrive later, and an
-/// attachment cannot be undone. Incrementally, a name attaches only if the model expects at
-/// most this many records in the whole registry to carry it (about one person's).
-const RARE_NAME_BEARERS: f64 = 0.7;
 
 /// What resolving one record did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,52 +85,33 @@ impl<'m> Incremental<'m> {
     /// if exactly one dated profile and one undated profile carry the name, and a record of each
     /// agrees with the other on the whole name (patronymic included) and on nothing else, the
     /// two profiles merge unless any of their records contradict each other. A name shared by
-    /// more than [`MAX_BLOCK`] records is common, as in the batch, and never attaches.
+    /// many records is common, as in the batch, and never attaches.
     fn attach_by_unique_name(&mut self, i: u32) -> bool {
         let record = &self.records[i as usize];
-        if let (Some(surname), Some(given)) = (record.surname.as_deref(), record.given.as_deref())
-            && self.model.expected_name_bearers(surname, given) > RARE_NAME_BEARERS
-        {
-            return false;
-        }
         let Some((a, b)) = name_key(record) else {
             return false;
         };
         let Some(carriers) = self.names.get(&(a.to_string(), b.to_string())) else {
             return false;
         };
-        if carriers.len() > MAX_BLOCK {
-            return false;
-        }
         let carriers = carriers.clone();
-        let (mut dated, mut undated): (HashSet<u32>, HashSet<u32>) = Default::default();
-        for &c in &carriers {
-            let root = self.clusters.find(c);
-            if self.clusters.is_dated(root) {
-                dated.insert(root);
-            }
-            if self.records[c as usize].birth.is_none() {
-                undated.insert(root);
-            }
-        }
-        let (Some(&dated_root), Some(&undated_root)) = (dated.iter().next(), undated.iter().next())
-        else {
-            return false;
-        };
-        if dated.len() != 1 || undated.len() != 1 || dated_root == undated_root {
-            return false;
-        }
-        // The first pair, in arrival order, that agrees on the whole name and nothing else.
+        let on_dated_profile: Vec<bool> = carriers
+            .iter()
+            .map(|&c| {
+                let root = self.clusters.find(c);
+                self.clusters.is_dated(root)
+            })
+            .collect();
+        // The first pair, in arrival order, of a record on an undated profile and a dated record
+        // that agree on the whole name and on nothing else.
         let mut pair = None;
-        'search: for &x in &carriers {
-            if self.records[x as usize].birth.is_some()
-                || self.clusters.find(x) != undated_root
-                || self.records[x as usize].patronymic.is_none()
-            {
+        'search: for (&x, &x_dated) in carriers.iter().zip(&on_dated_profile) {
+            let rx = &self.records[x as usize];
+            if x_dated || rx.patronymic.is_none() {
                 continue;
             }
             for &y in &carriers {
-                let (rx, ry) = (&self.records[x as usize], &self.records[y as usize]);
+                let ry = &self.records[y as usize];
                 if ry.birth.is_none() || rx.patronymic != ry.patronymic {
                     continue;
                 }
@@ -151,6 +127,12 @@ impl<'m> Incremental<'m> {
         let Some((x, y)) = pair else {
             return false;
         };
+        if !self
+            .clusters
+            .named_uniquely(&self.records, self.model, &carriers, (x, y))
+        {
+            return false;
+        }
         matches!(
             self.clusters
                 .try_merge(&self.records, self.model, x, y, Grounds::UniqueName),

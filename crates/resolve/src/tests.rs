@@ -531,3 +531,51 @@ fn incremental_resolution_attaches_an_undated_report_by_a_rare_whole_name() {
     );
     assert_ne!(roots[0], roots[report]);
 }
+
+#[test]
+fn a_namesake_with_another_patronymic_does_not_hide_the_person_but_one_without_does() {
+    let mut b = Builder::population(600);
+    let dated = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Петровна")),
+        date(1980, 1, 1),
+        vec![id(IdKind::Snils, &snils(600_001))],
+    );
+    let namesake = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Игоревна")),
+        date(1961, 5, 5),
+        vec![id(IdKind::Snils, &snils(600_004))],
+    );
+    let report = b.add(
+        "employer",
+        name("Лисицына", "Алла", Some("Петровна")),
+        None,
+        vec![
+            employment("7707083893", "100"),
+            id(IdKind::Phone, "+79161110001"),
+        ],
+    );
+    // A dated namesake whose patronymic is unknown could be the report's person: no attachment.
+    let dated_other = b.add(
+        "health",
+        name("Зуева", "Нина", Some("Олеговна")),
+        date(1969, 3, 3),
+        vec![id(IdKind::Snils, &snils(600_003))],
+    );
+    let unknown = b.add("tax", name("Зуева", "Нина", None), date(1990, 4, 4), vec![]);
+    let report_other = b.add(
+        "employer",
+        name("Зуева", "Нина", Some("Олеговна")),
+        None,
+        vec![
+            employment("7707083893", "102"),
+            id(IdKind::Phone, "+79161110003"),
+        ],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(b.same(&profiles, dated, report));
+    assert!(!b.same(&profiles, namesake, report));
+    assert!(!b.same(&profiles, dated_other, report_other));
+    assert!(!b.same(&profiles, unknown, report_other));
+}
