@@ -56,8 +56,8 @@ impl Field {
             Field::Surname | Field::Given => &[
                 "missing",
                 "exact",
-                "close (JW ≥ 0.92)",
-                "similar (JW ≥ 0.80)",
+                "close (one typo, or JW ≥ 0.92)",
+                "similar (JW ≥ 0.80, more than one typo)",
                 "different",
             ],
             Field::Patronymic => &["missing", "exact", "close (JW ≥ 0.88)", "different"],
