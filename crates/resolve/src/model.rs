@@ -43,7 +43,9 @@ impl Veto {
             Veto::IdentifierCollision => {
                 "same identifier, but given names and birth dates clearly differ: a typo that made another person's number"
             }
-            Veto::GivenNamesDiffer => "given names clearly differ and no identifier is shared",
+            Veto::GivenNamesDiffer => {
+                "given names differ by more than a typo and no identifier is shared"
+            }
             Veto::PatronymicsDiffer => "patronymics clearly differ and no identifier is shared",
             Veto::PersonnelNumbersDiffer => "one employer gives them different personnel numbers",
             Veto::BirthDatesDiffer => "birth dates clearly differ and no identifier is shared",
