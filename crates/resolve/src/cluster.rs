@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use tessera_model::IdKind;
+use tessera_model::{IdKind, SourceId};
 
 use crate::compare::{compare, patronymics_differ};
 use crate::features::RecordFacts;
@@ -28,6 +28,13 @@ const RARE_NAME_BEARERS: f64 = 0.7;
 /// A name on more records than this is common: it never attaches a profile by itself.
 const MAX_NAME_CARRIERS: usize = 4 * crate::blocking::MAX_BLOCK;
 
+/// A source is a register (one record per person) when fewer than 1 in this many of its records
+/// link to another record of the same source...
+const REGISTER_LINK_RATE_DENOMINATOR: u64 = 200;
+
+/// ...over at least this many records: in a small source, the absence of duplicates says little.
+const REGISTER_MIN_RECORDS: u64 = 1_000;
+
 /// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
 /// evenly spread sample of this many members.
 const COHERENCE_SAMPLE: usize = 24;
@@ -41,6 +48,9 @@ pub struct ClusterStats {
     pub refused_strong_conflict: u64,
     /// Merges refused because records across the two clusters contradict each other.
     pub refused_incoherent: u64,
+    /// Merges refused because both clusters hold a record of one source that keeps one
+    /// record per person (see [`registers`]).
+    pub refused_one_record_per_source: u64,
     /// Profiles without a birth date attached by a name that exactly one dated profile carries.
     pub attached_by_unique_name: u64,
     /// Merges a steward asked for ("the same person").
@@ -64,6 +74,8 @@ pub(crate) struct Clusters {
     dated: Vec<bool>,
     /// Records a steward said are not this cluster's person.
     apart: Vec<Vec<u32>>,
+    /// Sources that keep one record per person: no profile holds two of their records.
+    registers: Vec<SourceId>,
 }
 
 /// Why two clusters are to be merged: it decides how much contradiction the merge tolerates.
@@ -86,6 +98,7 @@ pub(crate) enum Merge {
     StrongConflict,
     Incoherent,
     StewardApart,
+    SameRegister,
 }
 
 /// The two name parts in a fixed order, so that swapped orders meet.
@@ -102,6 +115,7 @@ impl Clusters {
             strong: Vec::new(),
             dated: Vec::new(),
             apart: Vec::new(),
+            registers: Vec::new(),
         }
     }
 
@@ -141,6 +155,9 @@ impl Clusters {
         if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
             return Merge::StrongConflict;
         }
+        if grounds != Grounds::Decided && self.share_a_register(records, ra, rb) {
+            return Merge::SameRegister;
+        }
         if grounds != Grounds::Decided
             && let Some(refusal) = self.incoherent(records, model, ra, rb, grounds)
         {
@@ -148,6 +165,21 @@ impl Clusters {
         }
         self.merge(ra, rb);
         Merge::Done
+    }
+
+    /// Whether clusters `ra` and `rb` both hold a record of one register.
+    fn share_a_register(&self, records: &[RecordFacts], ra: u32, rb: u32) -> bool {
+        if self.registers.is_empty() {
+            return false;
+        }
+        let registered = |root: u32| {
+            self.members[root as usize]
+                .iter()
+                .map(|&m| &records[m as usize].reference.source)
+                .filter(|source| self.registers.contains(source))
+        };
+        let left: Vec<&SourceId> = registered(ra).collect();
+        registered(rb).any(|source| left.contains(&source))
     }
 
     /// Why merging clusters `ra` and `rb` would make a profile contradict itself, if it would.
@@ -293,6 +325,34 @@ fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
         .any(|(kind, value)| b.iter().any(|(k, v)| k == kind && v != value))
 }
 
+/// The sources that keep one record per person, judged from the links: a tax or health fund's
+/// roll, a school's pupil list, one side of a linkage between deduplicated files. Their records
+/// almost never link to each other, while a source of events (weekly reports, repeated
+/// registrations) links within itself all the time. Two records of a register are two persons,
+/// so no profile holds two of them: the links that would join them are namesakes with the same
+/// (or a one-digit-apart) birth date, or a family's members under one name and address.
+fn registers(records: &[RecordFacts], links: &[Link]) -> Vec<SourceId> {
+    let mut counts: HashMap<&SourceId, (u64, u64)> = HashMap::new();
+    for record in records {
+        counts.entry(&record.reference.source).or_default().0 += 1;
+    }
+    for &(_, i, j) in links {
+        let source = &records[i as usize].reference.source;
+        if *source == records[j as usize].reference.source {
+            counts.entry(source).or_default().1 += 1;
+        }
+    }
+    let mut registers: Vec<SourceId> = counts
+        .into_iter()
+        .filter(|(_, (records, within))| {
+            *records >= REGISTER_MIN_RECORDS && within * REGISTER_LINK_RATE_DENOMINATOR < *records
+        })
+        .map(|(source, _)| source.clone())
+        .collect();
+    registers.sort();
+    registers
+}
+
 /// Clusters records given their links `(weight, i, j)`, sorted strongest first: `links` are
 /// corroborated, `name_links` agree on names alone. Returns the cluster root of every record.
 ///
@@ -316,6 +376,7 @@ pub(crate) fn cluster(
         strong: records.iter().map(|r| r.strong_ids.clone()).collect(),
         dated: records.iter().map(|r| r.birth.is_some()).collect(),
         apart: vec![Vec::new(); n],
+        registers: registers(records, links),
     };
     let mut stats = ClusterStats::default();
     // A steward's decisions come first: "not the same" binds every later merge, and "the same"
@@ -329,7 +390,7 @@ pub(crate) fn cluster(
             Merge::Done => stats.steward_merges += 1,
             Merge::StewardApart => stats.refused_by_steward += 1,
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
-            Merge::Already | Merge::Incoherent => {}
+            Merge::Already | Merge::Incoherent | Merge::SameRegister => {}
         }
     }
     for &(_, i, j) in links {
@@ -340,6 +401,7 @@ pub(crate) fn cluster(
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
             Merge::Incoherent => stats.refused_incoherent += 1,
             Merge::StewardApart => stats.refused_by_steward += 1,
+            Merge::SameRegister => stats.refused_one_record_per_source += 1,
         }
     }
 

@@ -10,6 +10,8 @@
 //! profile by a whole name that exactly one dated and one undated profile carry) is done here
 //! each time a record under that name arrives, against the registry as it is then: a namesake
 //! arriving later cannot undo an attachment, so the next batch run may judge differently.
+//! Which sources keep one record per person (registers, see `cluster.rs`) is judged from all
+//! of a batch run's links, so record by record it is not applied; the next batch run does.
 
 use std::collections::HashMap;
 

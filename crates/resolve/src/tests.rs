@@ -579,3 +579,29 @@ fn a_namesake_with_another_patronymic_does_not_hide_the_person_but_one_without_d
     assert!(!b.same(&profiles, dated_other, report_other));
     assert!(!b.same(&profiles, unknown, report_other));
 }
+
+#[test]
+fn a_source_that_keeps_one_record_per_person_never_gives_a_profile_two_of_its_records() {
+    // 1,000 health records, none linking to another: the health fund keeps one per person.
+    let mut b = Builder::population(1_000);
+    // Two boys with the same full name and birth date, each with his own health record.
+    let first = b.add(
+        "health",
+        name("Соколов", "Александр", Some("Сергеевич")),
+        date(2012, 10, 15),
+        vec![address("Москва, Можайское ш., д. 108, кв. 123")],
+    );
+    let second = b.add(
+        "health",
+        name("Соколов", "Александр", Some("Сергеевич")),
+        date(2012, 10, 15),
+        vec![address("Москва, Шокальского пр-д, д. 116, кв. 179")],
+    );
+    let resolution = resolve(b.records.clone());
+    assert!(
+        !b.same(&resolution.profiles, first, second),
+        "{:?}",
+        resolution.stats.clustering
+    );
+    assert!(resolution.stats.clustering.refused_one_record_per_source > 0);
+}
