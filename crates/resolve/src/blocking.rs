@@ -4,7 +4,7 @@
 //! and birth year; given name with birth date; the two name parts in either order, which pairs
 //! only a record with a birth date with one without, and with the birth year; a shared contact;
 //! employer with
-//! name; address with surname; a short phonetic prefix with birth date). Records sharing a key are
+//! name; address with surname; either name part's first letters with birth date). Records sharing a key are
 //! candidates. A block of more than [`MAX_BLOCK`] records is not compared all-to-all: if its key
 //! identifies (an identifier, a contact, a personnel number: one person's fifty weekly reports)
 //! each record is paired with the block's first [`HUB_SIZE`] records, so every copy meets a
@@ -32,22 +32,23 @@ pub struct BlockingStats {
     /// Name blocks over [`MAX_BLOCK`] (common names), not compared.
     pub skipped_blocks: u64,
     /// Pairs each key family proposed, before removing repeats (see [`KEY_FAMILIES`]).
-    pub pairs_by_family: [u64; 10],
+    pub pairs_by_family: [u64; KEY_FAMILIES.len()],
     pub candidate_pairs: u64,
 }
 
 /// The key families, by the number in the top byte of every key.
-pub const KEY_FAMILIES: [&str; 10] = [
+pub const KEY_FAMILIES: [&str; 11] = [
     "strong identifier",
     "surname + given initial + birth year",
     "given name + birth date",
-    "name parts in either order",
+    "one name part + the other's prefix",
     "contact",
     "employer + name",
     "address + surname",
-    "surname prefix + initial + birth date",
+    "name-part prefix + birth date",
     "employer + personnel number",
-    "name parts in either order + birth year",
+    "one name part + the other's prefix + birth year",
+    "address numbers",
 ];
 
 /// The family of the name-pair key (surname and given name in either order, no date).
@@ -85,16 +86,30 @@ pub(crate) fn keys_of(record: &RecordFacts) -> Vec<u64> {
     }
     if let (Some(s), Some(g)) = (surname, given) {
         let (a, b) = if s <= g { (s, g) } else { (g, s) };
-        keys.push(key((3, (a, b))));
+        // One name part whole and the other's first three letters, both ways round, so that a
+        // typo in either part or the parts' order does not hide a dated record's undated copy.
+        for (whole, other) in [(s, g), (g, s)] {
+            let prefix: String = other.chars().take(3).collect();
+            keys.push(key((3, (whole, prefix))));
+        }
+        // One name part whole, the other's first three letters, with the birth year: meets a
+        // duplicate with a typo in either part, in either column.
         if let Some(year) = record.birth_year() {
-            keys.push(key((9, (a, b, year))));
+            for (whole, other) in [(s, g), (g, s)] {
+                let prefix: String = other.chars().take(3).collect();
+                keys.push(key((9, (whole, prefix, year))));
+            }
         }
         for employer in &record.employers {
             keys.push(key((5, (employer, a, b))));
         }
-        if let Some(birth) = full_birth {
-            let prefix: String = s.chars().take(3).collect();
-            keys.push(key((7, (prefix, g.chars().next(), birth))));
+    }
+    // Either name part's first three letters with the birth date: meets a duplicate whose other
+    // name part was replaced, mistyped or written in the other column.
+    if let Some(birth) = full_birth {
+        for part in [surname, given].into_iter().flatten() {
+            let prefix: String = part.chars().take(3).collect();
+            keys.push(key((7, (prefix, birth))));
         }
     }
     for contact in &record.contacts {
@@ -105,6 +120,17 @@ pub(crate) fn keys_of(record: &RecordFacts) -> Vec<u64> {
     }
     if let (Some(address), Some(s)) = (record.address.as_deref(), surname) {
         keys.push(key((6, (address, s))));
+    }
+    // The numbers of an address (house, building, flat; a postcode) in order: meets a
+    // duplicate whose street or town is mistyped and whose names changed.
+    if let Some(address) = record.address.as_deref() {
+        let numbers: Vec<&str> = address
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if numbers.len() >= 2 {
+            keys.push(key((10, numbers)));
+        }
     }
     keys
 }

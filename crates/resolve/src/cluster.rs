@@ -2,24 +2,38 @@
 //!
 //! Links above the threshold are taken strongest first. Two clusters merge only if the merged
 //! profile stays coherent as a whole: it would not hold two different valid values of one strong
-//! identifier kind, fewer than a third of the record pairs across the two clusters are vetoed
-//! (clearly different given names, birth dates or sex), and the evidence of the other cross
+//! identifier kind, no more of the record pairs across the two clusters are vetoed
+//! (clearly different given names, birth dates or sex) than not, and the evidence of the other cross
 //! pairs (their weights without the prior) is, on average, not against the merge. So a family sharing a phone and an address, or a child's record carrying a parent's
 //! phone, does not pull two people into one profile through one weak link.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use tessera_model::IdKind;
+use tessera_model::{IdKind, SourceId};
 
-use crate::compare::compare;
+use crate::compare::{compare, patronymics_differ};
 use crate::features::RecordFacts;
 use crate::model::Model;
 
-/// Two clusters do not merge when at least 1 in this many of their cross pairs is vetoed.
-const MAX_VETOED_SHARE_DENOMINATOR: u32 = 3;
-
 /// A scored link between two records: `(weight in bits, i, j)` with `i < j`.
 pub(crate) type Link = (f64, u32, u32);
+
+/// A name attaches a profile only if the model expects at most this many records in the whole
+/// registry to carry it (surname and given name frequencies times the record count): about one
+/// person's. Uniqueness is judged on the records present; for a common name, the namesake whose
+/// dated records would make it ambiguous is often just not registered (yet), and a worker
+/// whose own dated records are missing joins a stranger.
+const RARE_NAME_BEARERS: f64 = 0.7;
+
+/// A name on more records than this is common: it never attaches a profile by itself.
+const MAX_NAME_CARRIERS: usize = 4 * crate::blocking::MAX_BLOCK;
+
+/// A source is a register (one record per person) when fewer than 1 in this many of its records
+/// link to another record of the same source...
+const REGISTER_LINK_RATE_DENOMINATOR: u64 = 200;
+
+/// ...over at least this many records: in a small source, the absence of duplicates says little.
+const REGISTER_MIN_RECORDS: u64 = 1_000;
 
 /// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
 /// evenly spread sample of this many members.
@@ -34,6 +48,9 @@ pub struct ClusterStats {
     pub refused_strong_conflict: u64,
     /// Merges refused because records across the two clusters contradict each other.
     pub refused_incoherent: u64,
+    /// Merges refused because both clusters hold a record of one source that keeps one
+    /// record per person (see [`registers`]).
+    pub refused_one_record_per_source: u64,
     /// Profiles without a birth date attached by a name that exactly one dated profile carries.
     pub attached_by_unique_name: u64,
     /// Merges a steward asked for ("the same person").
@@ -57,6 +74,22 @@ pub(crate) struct Clusters {
     dated: Vec<bool>,
     /// Records a steward said are not this cluster's person.
     apart: Vec<Vec<u32>>,
+    /// Sources that keep one record per person: no profile holds two of their records.
+    registers: Vec<SourceId>,
+}
+
+/// Why two clusters are to be merged: it decides how much contradiction the merge tolerates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grounds {
+    /// A steward said "the same", or an earlier run put the records on one profile: no
+    /// coherence check, only strong-identifier conflicts and a steward's "not the same" refuse.
+    Decided,
+    /// A corroborated link: refused when most cross pairs are vetoed (a garbled record is
+    /// outvoted by the person's other records) or the other cross pairs' evidence is against.
+    Link,
+    /// Only a name that one dated profile carries: refused by any vetoed cross pair, since the
+    /// name is all the evidence there is.
+    UniqueName,
 }
 
 pub(crate) enum Merge {
@@ -65,10 +98,11 @@ pub(crate) enum Merge {
     StrongConflict,
     Incoherent,
     StewardApart,
+    SameRegister,
 }
 
 /// The two name parts in a fixed order, so that swapped orders meet.
-fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
+pub(crate) fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
     let (s, g) = (record.surname.as_deref()?, record.given.as_deref()?);
     Some(if s <= g { (s, g) } else { (g, s) })
 }
@@ -81,6 +115,7 @@ impl Clusters {
             strong: Vec::new(),
             dated: Vec::new(),
             apart: Vec::new(),
+            registers: Vec::new(),
         }
     }
 
@@ -96,15 +131,15 @@ impl Clusters {
     }
 
     /// Merges the clusters of `i` and `j` if the result stays coherent; says what happened.
-    /// A `forced` merge (a steward said "the same") skips the coherence check, never the
-    /// strong-identifier conflict or a steward's "not the same".
+    /// How much contradiction is tolerated depends on the [`Grounds`]; a strong-identifier
+    /// conflict or a steward's "not the same" always refuses.
     pub(crate) fn try_merge(
         &mut self,
         records: &[RecordFacts],
         model: &Model,
         i: u32,
         j: u32,
-        forced: bool,
+        grounds: Grounds,
     ) -> Merge {
         let (ra, rb) = (self.find(i), self.find(j));
         if ra == rb {
@@ -120,11 +155,31 @@ impl Clusters {
         if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
             return Merge::StrongConflict;
         }
-        if !forced && let Some(refusal) = self.incoherent(records, model, ra, rb) {
+        if grounds != Grounds::Decided && self.share_a_register(records, ra, rb) {
+            return Merge::SameRegister;
+        }
+        if grounds != Grounds::Decided
+            && let Some(refusal) = self.incoherent(records, model, ra, rb, grounds)
+        {
             return refusal;
         }
         self.merge(ra, rb);
         Merge::Done
+    }
+
+    /// Whether clusters `ra` and `rb` both hold a record of one register.
+    fn share_a_register(&self, records: &[RecordFacts], ra: u32, rb: u32) -> bool {
+        if self.registers.is_empty() {
+            return false;
+        }
+        let registered = |root: u32| {
+            self.members[root as usize]
+                .iter()
+                .map(|&m| &records[m as usize].reference.source)
+                .filter(|source| self.registers.contains(source))
+        };
+        let left: Vec<&SourceId> = registered(ra).collect();
+        registered(rb).any(|source| left.contains(&source))
     }
 
     /// Why merging clusters `ra` and `rb` would make a profile contradict itself, if it would.
@@ -134,6 +189,7 @@ impl Clusters {
         model: &Model,
         ra: u32,
         rb: u32,
+        grounds: Grounds,
     ) -> Option<Merge> {
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
         for a in sample(&self.members[ra as usize]) {
@@ -150,12 +206,15 @@ impl Clusters {
                 pairs += 1;
             }
         }
-        // One record with a garbled name or date should not keep a person's records apart, but
-        // when a third of the cross pairs say "different people", they are.
+        // A record with a garbled or replaced name or date should not keep a person's records
+        // apart, but when most of the cross pairs say "different people", they are. Twins and
+        // namesakes contradict each other on every record, a garbled record only on its own.
         let agreeing = pairs - vetoed;
-        if vetoed * MAX_VETOED_SHARE_DENOMINATOR >= pairs.max(1)
-            || weight_sum / f64::from(agreeing.max(1)) < 0.0
-        {
+        let contradicted = match grounds {
+            Grounds::UniqueName => vetoed > 0,
+            Grounds::Decided | Grounds::Link => vetoed > agreeing,
+        };
+        if contradicted || weight_sum / f64::from(agreeing.max(1)) < 0.0 {
             return Some(Merge::Incoherent);
         }
         None
@@ -183,6 +242,69 @@ impl Clusters {
         self.parent[child as usize] = root;
     }
 
+    /// Whether the name-only pair `(i, j)`, one record with a birth date and one without, may
+    /// join their profiles by name: they agree on the whole name, patronymic included (surname
+    /// and given name alone recur too often: a father's namesake son, a worker whose own dated
+    /// records are missing), and among `carriers` (every record under that surname and given
+    /// name) the name fits exactly one dated profile and one undated profile, these two. A
+    /// carrier fits unless its patronymic clearly differs; a dated profile holding undated
+    /// records under the name counts as undated too, since two employers' reports under one
+    /// name, or reports already on a dated profile, are two namesakes, and which of them the
+    /// dated profile is, the name cannot tell. Names on more than [`MAX_NAME_CARRIERS`]
+    /// records, or more common than [`RARE_NAME_BEARERS`], never decide.
+    pub(crate) fn named_uniquely(
+        &mut self,
+        records: &[RecordFacts],
+        model: &Model,
+        carriers: &[u32],
+        (i, j): (u32, u32),
+    ) -> bool {
+        if let (Some(surname), Some(given)) = (
+            records[i as usize].surname.as_deref(),
+            records[i as usize].given.as_deref(),
+        ) && model.expected_name_bearers(surname, given) > RARE_NAME_BEARERS
+        {
+            return false;
+        }
+        let (ri, rj) = (self.find(i), self.find(j));
+        let (undated, dated) = match (self.dated[ri as usize], self.dated[rj as usize]) {
+            (false, true) => (ri, rj),
+            (true, false) => (rj, ri),
+            _ => return false,
+        };
+        let Some(patronymic) = records[i as usize].patronymic.as_deref() else {
+            return false;
+        };
+        if records[j as usize].patronymic.as_deref() != Some(patronymic)
+            || carriers.len() > MAX_NAME_CARRIERS
+        {
+            return false;
+        }
+        for &c in carriers {
+            let record = &records[c as usize];
+            let fits = record
+                .patronymic
+                .as_deref()
+                .is_none_or(|other| !patronymics_differ(other, patronymic));
+            if !fits {
+                continue;
+            }
+            let root = self.find(c);
+            if self.dated[root as usize] && root != dated {
+                return false;
+            }
+            if record.birth.is_none() && root != undated {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether any record of the cluster rooted at `root` has a birth date.
+    pub(crate) fn is_dated(&self, root: u32) -> bool {
+        self.dated[root as usize]
+    }
+
     pub(crate) fn find(&mut self, mut i: u32) -> u32 {
         while self.parent[i as usize] != i {
             let grandparent = self.parent[self.parent[i as usize] as usize];
@@ -203,13 +325,43 @@ fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
         .any(|(kind, value)| b.iter().any(|(k, v)| k == kind && v != value))
 }
 
+/// The sources that keep one record per person, judged from the links: a tax or health fund's
+/// roll, a school's pupil list, one side of a linkage between deduplicated files. Their records
+/// almost never link to each other, while a source of events (weekly reports, repeated
+/// registrations) links within itself all the time. Two records of a register are two persons,
+/// so no profile holds two of them: the links that would join them are namesakes with the same
+/// (or a one-digit-apart) birth date, or a family's members under one name and address.
+fn registers(records: &[RecordFacts], links: &[Link]) -> Vec<SourceId> {
+    let mut counts: HashMap<&SourceId, (u64, u64)> = HashMap::new();
+    for record in records {
+        counts.entry(&record.reference.source).or_default().0 += 1;
+    }
+    for &(_, i, j) in links {
+        let source = &records[i as usize].reference.source;
+        if *source == records[j as usize].reference.source {
+            counts.entry(source).or_default().1 += 1;
+        }
+    }
+    let mut registers: Vec<SourceId> = counts
+        .into_iter()
+        .filter(|(_, (records, within))| {
+            *records >= REGISTER_MIN_RECORDS && within * REGISTER_LINK_RATE_DENOMINATOR < *records
+        })
+        .map(|(source, _)| source.clone())
+        .collect();
+    registers.sort();
+    registers
+}
+
 /// Clusters records given their links `(weight, i, j)`, sorted strongest first: `links` are
 /// corroborated, `name_links` agree on names alone. Returns the cluster root of every record.
 ///
 /// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
-/// employer's weekly reports) along a name-only link to a dated profile, but only when that dated
-/// profile is the one and only dated profile in the whole registry with that name, and the merge
-/// is coherent: a name that is unique among dated profiles identifies its person.
+/// employer's weekly reports) along a name-only link to a dated profile, but only when the two
+/// records agree on the whole name, patronymic included; that dated profile is the one and only
+/// dated profile in the whole registry the name fits, and the undated profile the only one
+/// without a date (see [`Clusters::named_uniquely`]); and no record across the two contradicts
+/// another: a whole name that is unique among dated profiles identifies its person.
 pub(crate) fn cluster(
     records: &[RecordFacts],
     model: &Model,
@@ -224,6 +376,7 @@ pub(crate) fn cluster(
         strong: records.iter().map(|r| r.strong_ids.clone()).collect(),
         dated: records.iter().map(|r| r.birth.is_some()).collect(),
         apart: vec![Vec::new(); n],
+        registers: registers(records, links),
     };
     let mut stats = ClusterStats::default();
     // A steward's decisions come first: "not the same" binds every later merge, and "the same"
@@ -233,56 +386,45 @@ pub(crate) fn cluster(
         clusters.apart[j as usize].push(i);
     }
     for &(i, j) in &steward.same {
-        match clusters.try_merge(records, model, i, j, true) {
+        match clusters.try_merge(records, model, i, j, Grounds::Decided) {
             Merge::Done => stats.steward_merges += 1,
             Merge::StewardApart => stats.refused_by_steward += 1,
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
-            Merge::Already | Merge::Incoherent => {}
+            Merge::Already | Merge::Incoherent | Merge::SameRegister => {}
         }
     }
     for &(_, i, j) in links {
         stats.links_considered += 1;
-        match clusters.try_merge(records, model, i, j, false) {
+        match clusters.try_merge(records, model, i, j, Grounds::Link) {
             Merge::Done => stats.merges += 1,
             Merge::Already => {}
             Merge::StrongConflict => stats.refused_strong_conflict += 1,
             Merge::Incoherent => stats.refused_incoherent += 1,
             Merge::StewardApart => stats.refused_by_steward += 1,
+            Merge::SameRegister => stats.refused_one_record_per_source += 1,
         }
     }
 
-    // How many distinct dated profiles carry each name, over every record, not only candidates:
-    // blocking skips the pairs of common names, so links alone would undercount them.
-    let mut dated_profiles: HashMap<(&str, &str), HashSet<u32>> = HashMap::new();
+    // The records under each name, over every record, not only candidates: blocking skips the
+    // pairs of common names, so links alone would undercount the namesakes.
+    let mut by_name: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
     for (i, record) in records.iter().enumerate() {
         if let Some(key) = name_key(record) {
-            let root = clusters.find(i as u32);
-            if clusters.dated[root as usize] {
-                dated_profiles.entry(key).or_default().insert(root);
-            }
+            by_name.entry(key).or_default().push(i as u32);
         }
     }
     for &(_, i, j) in name_links {
-        let (ri, rj) = (clusters.find(i), clusters.find(j));
-        let (undated, dated) = match (clusters.dated[ri as usize], clusters.dated[rj as usize]) {
-            (false, true) => (i, rj),
-            (true, false) => (j, ri),
-            _ => continue,
-        };
-        let Some(key) = name_key(&records[undated as usize]) else {
+        let Some(carriers) = name_key(&records[i as usize]).and_then(|key| by_name.get(&key))
+        else {
             continue;
         };
-        let unique = dated_profiles
-            .get(&key)
-            .is_some_and(|roots| roots.len() == 1 && roots.contains(&dated));
-        if unique && matches!(clusters.try_merge(records, model, i, j, false), Merge::Done) {
+        if clusters.named_uniquely(records, model, carriers, (i, j))
+            && matches!(
+                clusters.try_merge(records, model, i, j, Grounds::UniqueName),
+                Merge::Done
+            )
+        {
             stats.attached_by_unique_name += 1;
-            let root = clusters.find(i);
-            // The merged profile is dated now; keep the uniqueness table pointing at its root.
-            if let Some(roots) = dated_profiles.get_mut(&key) {
-                roots.clear();
-                roots.insert(root);
-            }
         }
     }
     let roots = (0..n as u32).map(|i| clusters.find(i)).collect();

@@ -56,8 +56,8 @@ impl Field {
             Field::Surname | Field::Given => &[
                 "missing",
                 "exact",
-                "close (JW ≥ 0.92)",
-                "similar (JW ≥ 0.80)",
+                "close (one typo, or JW ≥ 0.92)",
+                "similar (JW ≥ 0.80, more than one typo)",
                 "different",
             ],
             Field::Patronymic => &["missing", "exact", "close (JW ≥ 0.88)", "different"],
@@ -137,6 +137,11 @@ fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
     if a == b {
         return EXACT;
     }
+    // One typo (a letter substituted, dropped, added, or two neighbours exchanged) is close
+    // whatever Jaro–Winkler says: "nzarov" is Nazarov mistyped, not another surname.
+    if one_typo_apart(a, b) {
+        return 2;
+    }
     let similarity = jaro_winkler(a, b);
     if similarity >= 0.92 {
         2
@@ -145,6 +150,11 @@ fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
     } else {
         4
     }
+}
+
+/// Whether two patronymics clearly differ (the "different" level: not equal, not close).
+pub(crate) fn patronymics_differ(a: &str, b: &str) -> bool {
+    patronymic_level(Some(a), Some(b)) == 3
 }
 
 fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
@@ -163,6 +173,30 @@ fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
 /// Whether two strings of one length differ in exactly one position (a one-key typo).
 fn one_character_apart(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() == 1
+}
+
+/// Whether two different strings are one typo apart: one character substituted, dropped or
+/// added, or two neighbouring characters exchanged (Damerau–Levenshtein distance 1). Compares
+/// bytes: skeletons, identifiers and contacts are ASCII.
+pub(crate) fn one_typo_apart(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 || a == b {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() < long.len() {
+        // One character dropped: the rest lines up one position later.
+        return short[prefix..] == long[prefix + 1..];
+    }
+    let rest = prefix + 1;
+    // Substituted: everything after the first difference agrees.
+    short[rest..] == long[rest..]
+        // Exchanged neighbours.
+        || (rest < short.len()
+            && short[prefix] == long[rest]
+            && short[rest] == long[prefix]
+            && short[rest + 1..] == long[rest + 1..])
 }
 
 /// Whether two numbers written with the same digit count differ in exactly one digit.
@@ -244,9 +278,7 @@ fn contact_level(a: &[String], b: &[String]) -> u8 {
     if a.iter().any(|x| b.contains(x)) {
         return 1;
     }
-    if a.iter()
-        .any(|x| b.iter().any(|y| one_character_apart(x, y)))
-    {
+    if a.iter().any(|x| b.iter().any(|y| one_typo_apart(x, y))) {
         2
     } else {
         3
@@ -260,7 +292,19 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     if a == b {
         return EXACT;
     }
-    if jaro_winkler(a, b) >= 0.93 {
+    // Close: the same numbers (house, building, flat, postcode), or one typo in them, and
+    // nearly the same words. Neighbours on one street differ in their numbers by more than a
+    // typo, which Jaro–Winkler over the whole text hardly sees.
+    let numbers = |text: &'_ str| -> String {
+        let digits: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .collect();
+        digits.join(" ")
+    };
+    let (numbers_a, numbers_b) = (numbers(a), numbers(b));
+    let numbers_agree = numbers_a == numbers_b || one_typo_apart(&numbers_a, &numbers_b);
+    if numbers_agree && jaro_winkler(a, b) >= 0.93 {
         return 2;
     }
     // Words in common, each word matching if Jaro–Winkler ≥ 0.9 (a typo inside a word), as a
@@ -272,7 +316,7 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     let shorter = words_a.len().min(words_b.len());
     let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
     if exact * 3 >= shorter * 2 {
-        return 3;
+        return if numbers_agree { 2 } else { 3 };
     }
     if exact * 3 < shorter {
         return 4;
@@ -282,7 +326,7 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
         .filter(|x| words_b.iter().any(|y| x == &y || jaro_winkler(x, y) >= 0.9))
         .count();
     if shared * 3 >= words_a.len().min(words_b.len()) * 2 {
-        3
+        if numbers_agree { 2 } else { 3 }
     } else {
         4
     }
@@ -309,7 +353,7 @@ fn strong_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
     let same_type = |x: &String, y: &String| x.split(':').next() == y.split(':').next();
     if a.other_ids
         .iter()
-        .any(|x| b.other_ids.iter().any(|y| one_character_apart(x, y)))
+        .any(|x| b.other_ids.iter().any(|y| one_typo_apart(x, y)))
     {
         4
     } else if a
@@ -404,6 +448,45 @@ mod tests {
         assert_eq!(level(day(1990, 3, 4), day(1990, 11, 25)), 3, "same year");
         assert_eq!(level(day(1990, 3, 4), day(1985, 11, 25)), 4);
         assert_eq!(level(day(1990, 3, 4), None), 0);
+    }
+
+    #[test]
+    fn one_typo_covers_substitution_deletion_insertion_and_transposition() {
+        for (a, b) in [
+            ("nazarov", "nzarov"),
+            ("nazarov", "nazzarov"),
+            ("nazarov", "nazarof"),
+            ("vlasova", "vlaosva"),
+            ("6892786", "6892768"),
+            ("ab", "ba"),
+        ] {
+            assert!(one_typo_apart(a, b), "{a} {b}");
+            assert!(one_typo_apart(b, a), "{b} {a}");
+        }
+        for (a, b) in [
+            ("nazarov", "nazarov"),
+            ("nikita", "nikolai"),
+            ("abcd", "badc"),
+            ("abc", "abcde"),
+        ] {
+            assert!(!one_typo_apart(a, b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn neighbours_on_one_street_are_not_close_addresses() {
+        let level = |a: &str, b: &str| address_level(Some(a), Some(b));
+        assert_eq!(level("москва садовая 71 287", "москва садовая 83 к4 11"), 4);
+        assert_eq!(level("москва садовая 71 287", "москва садовоя 71 287"), 2);
+        assert_eq!(level("москва садовая 71 287", "москва садовая 71 12"), 3);
+        assert_eq!(
+            level(
+                "9 tunney crescent argyle toorak vic 5031",
+                "9 tunney crescent toorak vic 5013"
+            ),
+            2,
+            "a postcode typo in an otherwise shared address"
+        );
     }
 
     #[test]

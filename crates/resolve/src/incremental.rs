@@ -7,19 +7,21 @@
 //! links are taken strongest first, each merging the new record's cluster into a candidate's
 //! profile only if the profile stays coherent. A record that links to two profiles joins them,
 //! under the same coherence rule. What the batch does in a second phase (attaching a dateless
-//! profile by a name that exactly one dated profile in the registry carries) is not done here:
-//! uniqueness is a judgement on the whole registry, and judged record by record it depends on
-//! arrival order (the first dated namesake would look unique). Such records wait for the next
-//! batch run.
+//! profile by a whole name that exactly one dated and one undated profile carry) is done here
+//! each time a record under that name arrives, against the registry as it is then: a namesake
+//! arriving later cannot undo an attachment, so the next batch run may judge differently.
+//! Which sources keep one record per person (registers, see `cluster.rs`) is judged from all
+//! of a batch run's links, so record by record it is not applied; the next batch run does.
 
 use std::collections::HashMap;
 
 use crate::batch::LINK_THRESHOLD_BITS;
 use crate::blocking::{HUB_SIZE, IDENTITY_FAMILIES, MAX_BLOCK, NAME_PAIR_FAMILY, keys_of};
-use crate::cluster::{Clusters, Merge};
+use crate::cluster::{Clusters, Grounds, Merge, name_key};
 use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
+use crate::model::corroborated;
 
 /// What resolving one record did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub struct Incremental<'m> {
     model: &'m Model,
     records: Vec<RecordFacts>,
     keys: HashMap<u64, Vec<u32>>,
+    /// The records under each (surname, given name), for the unique-name attachment.
+    names: HashMap<(String, String), Vec<u32>>,
     clusters: Clusters,
 }
 
@@ -44,6 +48,7 @@ impl<'m> Incremental<'m> {
             model,
             records: Vec::new(),
             keys: HashMap::new(),
+            names: HashMap::new(),
             clusters: Clusters::new(),
         }
     }
@@ -57,9 +62,9 @@ impl<'m> Incremental<'m> {
                 None => first = Some(i),
                 // Force: an earlier run decided these are one person.
                 Some(f) => {
-                    let _ = self
-                        .clusters
-                        .try_merge(&self.records, self.model, f, i, true);
+                    let _ =
+                        self.clusters
+                            .try_merge(&self.records, self.model, f, i, Grounds::Decided);
                 }
             }
         }
@@ -70,8 +75,71 @@ impl<'m> Incremental<'m> {
         for key in keys_of(&record) {
             self.keys.entry(key).or_default().push(i);
         }
+        if let Some((a, b)) = name_key(&record) {
+            let key = (a.to_string(), b.to_string());
+            self.names.entry(key).or_default().push(i);
+        }
         self.records.push(record);
         i
+    }
+
+    /// The batch's unique-name phase for the name of record `i`, on the registry as it is now:
+    /// if exactly one dated profile and one undated profile carry the name, and a record of each
+    /// agrees with the other on the whole name (patronymic included) and on nothing else, the
+    /// two profiles merge unless any of their records contradict each other. A name shared by
+    /// many records is common, as in the batch, and never attaches.
+    fn attach_by_unique_name(&mut self, i: u32) -> bool {
+        let record = &self.records[i as usize];
+        let Some((a, b)) = name_key(record) else {
+            return false;
+        };
+        let Some(carriers) = self.names.get(&(a.to_string(), b.to_string())) else {
+            return false;
+        };
+        let carriers = carriers.clone();
+        let on_dated_profile: Vec<bool> = carriers
+            .iter()
+            .map(|&c| {
+                let root = self.clusters.find(c);
+                self.clusters.is_dated(root)
+            })
+            .collect();
+        // The first pair, in arrival order, of a record on an undated profile and a dated record
+        // that agree on the whole name and on nothing else.
+        let mut pair = None;
+        'search: for (&x, &x_dated) in carriers.iter().zip(&on_dated_profile) {
+            let rx = &self.records[x as usize];
+            if x_dated || rx.patronymic.is_none() {
+                continue;
+            }
+            for &y in &carriers {
+                let ry = &self.records[y as usize];
+                if ry.birth.is_none() || rx.patronymic != ry.patronymic {
+                    continue;
+                }
+                let comparison = compare(rx, ry);
+                if self.model.score(rx, ry, &comparison).veto.is_none()
+                    && !corroborated(&comparison)
+                {
+                    pair = Some((x, y));
+                    break 'search;
+                }
+            }
+        }
+        let Some((x, y)) = pair else {
+            return false;
+        };
+        if !self
+            .clusters
+            .named_uniquely(&self.records, self.model, &carriers, (x, y))
+        {
+            return false;
+        }
+        matches!(
+            self.clusters
+                .try_merge(&self.records, self.model, x, y, Grounds::UniqueName),
+            Merge::Done
+        )
     }
 
     /// The records already added that share a blocking key with `record`, as the batch would
@@ -120,11 +188,14 @@ impl<'m> Incremental<'m> {
         for &(_, c) in &links {
             if matches!(
                 self.clusters
-                    .try_merge(&self.records, self.model, i, c, false),
+                    .try_merge(&self.records, self.model, i, c, Grounds::Link),
                 Merge::Done
             ) {
                 joined += 1;
             }
+        }
+        if self.attach_by_unique_name(i) {
+            joined += 1;
         }
         Placement {
             candidates: candidates.len() as u32,

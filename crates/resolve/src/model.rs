@@ -15,6 +15,9 @@ use std::collections::HashMap;
 use crate::compare::{Comparison, EXACT, Field, MISSING};
 use crate::features::RecordFacts;
 
+/// The name level "similar": alike, but more than one typo apart.
+const SIMILAR_NAME: u8 = 3;
+
 /// The most levels any field has.
 pub(crate) const MAX_LEVELS: usize = 5;
 
@@ -40,7 +43,9 @@ impl Veto {
             Veto::IdentifierCollision => {
                 "same identifier, but given names and birth dates clearly differ: a typo that made another person's number"
             }
-            Veto::GivenNamesDiffer => "given names clearly differ and no identifier is shared",
+            Veto::GivenNamesDiffer => {
+                "given names differ by more than a typo and no identifier is shared"
+            }
             Veto::PatronymicsDiffer => "patronymics clearly differ and no identifier is shared",
             Veto::PersonnelNumbersDiffer => "one employer gives them different personnel numbers",
             Veto::BirthDatesDiffer => "birth dates clearly differ and no identifier is shared",
@@ -87,6 +92,8 @@ pub struct Model {
     weights: [[f64; MAX_LEVELS]; Field::COUNT],
     surname_tf: HashMap<String, f64>,
     given_tf: HashMap<String, f64>,
+    /// How many records the model was learned from.
+    records: usize,
 }
 
 const RANDOM_PAIRS: usize = 400_000;
@@ -156,6 +163,7 @@ impl Model {
             weights: [[0.0; MAX_LEVELS]; Field::COUNT],
             surname_tf: term_frequencies(records.iter().filter_map(|r| r.surname.as_deref())),
             given_tf: term_frequencies(records.iter().filter_map(|r| r.given.as_deref())),
+            records: records.len(),
         };
         model.refresh_weights();
         // EM runs over the distinct comparison vectors and their counts: there are thousands of
@@ -223,6 +231,13 @@ impl Model {
                 self.weights[f][l] = (self.m[f][l] / self.u[f][l]).log2();
             }
         }
+        // Names more than one typo apart but alike (Rahimov and Karimov, brothers named after
+        // different forefathers) are at best no evidence: EM, counting such pairs among the
+        // matches of a family's shared phone, can learn otherwise.
+        for field in [Field::Surname, Field::Given] {
+            let similar = &mut self.weights[field as usize][SIMILAR_NAME as usize];
+            *similar = similar.min(0.0);
+        }
     }
 
     fn match_probability(&self, levels: &[u8; Field::COUNT]) -> f64 {
@@ -265,6 +280,18 @@ impl Model {
         weights
     }
 
+    /// How many of the records the model was learned from are expected to carry this surname
+    /// and given name together, if the two were independent: the product of their frequencies
+    /// times the record count. A name expected on about one person's records is rare.
+    pub(crate) fn expected_name_bearers(&self, surname: &str, given: &str) -> f64 {
+        let frequency = |table: &HashMap<String, f64>, value: &str| {
+            table.get(value).copied().unwrap_or_default()
+        };
+        frequency(&self.surname_tf, surname)
+            * frequency(&self.given_tf, given)
+            * self.records as f64
+    }
+
     /// The prior log-odds that two random records are one person, in bits.
     pub fn prior_weight(&self) -> f64 {
         (self.prior_all_pairs / (1.0 - self.prior_all_pairs)).log2()
@@ -288,15 +315,19 @@ impl Model {
 
 /// The hard evidence against a pair, if any.
 pub fn veto(comparison: &Comparison) -> Option<Veto> {
-    let given_differs = comparison.level(Field::Given) == 4;
+    // Given names differ unless they are equal or one typo apart: "similar" names such as
+    // Nikita and Nikolai, or Dilnoza and Dildora, are twins' names as often as anyone's typo.
+    let given_differs = matches!(comparison.level(Field::Given), 3 | 4);
     let birth_differs = comparison.level(Field::BirthDate) == 4;
     if comparison.strong_conflict() {
         return Some(Veto::StrongIdConflict);
     }
     // An agreeing identifier, or another typed identifier one digit from agreeing, outweighs one
     // clearly different field, never two.
+    // A similar given name beside a shared identifier reads as a typo, not a relative's name.
     if comparison.strong_agree() || comparison.level(Field::StrongId) == 4 {
-        return (given_differs && birth_differs).then_some(Veto::IdentifierCollision);
+        let given_clearly_differs = comparison.level(Field::Given) == 4;
+        return (given_clearly_differs && birth_differs).then_some(Veto::IdentifierCollision);
     }
     if given_differs {
         Some(Veto::GivenNamesDiffer)

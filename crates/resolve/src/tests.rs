@@ -369,3 +369,239 @@ fn steward_decisions_bind_every_later_run() {
             .any(|r| (r.a == refs(x) && r.b == refs(y)) || (r.a == refs(y) && r.b == refs(x)))
     );
 }
+
+fn employment(employer_inn: &str, personnel_number: &str) -> Attribute {
+    Attribute::Employment(tessera_model::Employment {
+        employer_inn: Some(Identifier::parse(IdKind::Inn, employer_inn)),
+        personnel_number: Some(personnel_number.into()),
+        ..tessera_model::Employment::default()
+    })
+}
+
+#[test]
+fn twins_with_similar_given_names_stay_apart() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, Варшавское ш., д. 15, кв. 6");
+    let nikita = b.add(
+        "school",
+        name("Калинин", "Никита", Some("Максимович")),
+        date(2013, 10, 12),
+        vec![home.clone()],
+    );
+    let nikolai = b.add(
+        "school",
+        name("Калинин", "Николай", Some("Максимович")),
+        date(2013, 10, 12),
+        vec![home],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(
+        !b.same(&profiles, nikita, nikolai),
+        "Nikita and Nikolai are two names, not a typo"
+    );
+}
+
+#[test]
+fn a_record_with_a_replaced_given_name_joins_through_the_identifier_it_shares() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, ул. Вавилова, д. 3, кв. 9");
+    let phone = id(IdKind::Phone, "+79160007777");
+    let card = id(IdKind::Other, "soc_sec_id:4400796");
+    let first = b.add(
+        "clinic",
+        name("Кочергин", "Семён", None),
+        date(1936, 7, 8),
+        vec![home.clone(), phone.clone(), card.clone()],
+    );
+    let second = b.add(
+        "clinic",
+        name("Кочергин", "Семён", None),
+        date(1936, 7, 8),
+        vec![home.clone(), phone],
+    );
+    // The clerk wrote another given name, but the identifier is the first record's.
+    let garbled = b.add(
+        "clinic",
+        name("Кочергин", "Тарас", None),
+        date(1936, 7, 8),
+        vec![home, card],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(b.same(&profiles, first, second));
+    assert!(
+        b.same(&profiles, first, garbled),
+        "one contradicting record pair out of two does not keep a person apart"
+    );
+}
+
+#[test]
+fn an_undated_report_joins_by_a_whole_name_only_one_profile_carries() {
+    let mut b = Builder::population(600);
+    let dated = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Петровна")),
+        date(1980, 1, 1),
+        vec![id(IdKind::Snils, &snils(600_001))],
+    );
+    let report = b.add(
+        "employer",
+        name("Лисицына", "Алла", Some("Петровна")),
+        None,
+        vec![
+            employment("7707083893", "100"),
+            id(IdKind::Phone, "+79161110001"),
+        ],
+    );
+    // Without the patronymic the name says too little.
+    let dated_short = b.add(
+        "health",
+        name("Котова", "Вера", Some("Ивановна")),
+        date(1975, 2, 2),
+        vec![id(IdKind::Snils, &snils(600_002))],
+    );
+    let report_short = b.add(
+        "employer",
+        name("Котова", "Вера", None),
+        None,
+        vec![
+            employment("7707083893", "101"),
+            id(IdKind::Phone, "+79161110002"),
+        ],
+    );
+    // Two undated profiles under one name: which one is the dated person, the name cannot tell.
+    let dated_shared = b.add(
+        "health",
+        name("Зуева", "Нина", Some("Олеговна")),
+        date(1969, 3, 3),
+        vec![id(IdKind::Snils, &snils(600_003))],
+    );
+    let report_one = b.add(
+        "employer",
+        name("Зуева", "Нина", Some("Олеговна")),
+        None,
+        vec![
+            employment("7707083893", "102"),
+            id(IdKind::Phone, "+79161110003"),
+        ],
+    );
+    let report_two = b.add(
+        "employer",
+        name("Зуева", "Нина", Some("Олеговна")),
+        None,
+        vec![
+            employment("7736050003", "7"),
+            id(IdKind::Phone, "+79161110004"),
+        ],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    assert!(b.same(profiles, dated, report), "{:?}", resolution.stats);
+    assert!(!b.same(profiles, dated_short, report_short));
+    assert!(!b.same(profiles, dated_shared, report_one));
+    assert!(!b.same(profiles, dated_shared, report_two));
+}
+
+#[test]
+fn incremental_resolution_attaches_an_undated_report_by_a_rare_whole_name() {
+    let mut b = Builder::population(300);
+    let report = b.add(
+        "employer",
+        name("Лисицына", "Алла", Some("Петровна")),
+        None,
+        vec![
+            employment("7707083893", "100"),
+            id(IdKind::Phone, "+79161110001"),
+        ],
+    );
+    let dated = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Петровна")),
+        date(1980, 1, 1),
+        vec![id(IdKind::Snils, &snils(600_001))],
+    );
+    let model = crate::learn(&b.records);
+    let mut incremental = crate::Incremental::new(&model);
+    for record in &b.records {
+        incremental.resolve(record.clone());
+    }
+    let roots = incremental.roots();
+    assert_eq!(
+        roots[report], roots[dated],
+        "the batch's unique-name phase, one record at a time"
+    );
+    assert_ne!(roots[0], roots[report]);
+}
+
+#[test]
+fn a_namesake_with_another_patronymic_does_not_hide_the_person_but_one_without_does() {
+    let mut b = Builder::population(600);
+    let dated = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Петровна")),
+        date(1980, 1, 1),
+        vec![id(IdKind::Snils, &snils(600_001))],
+    );
+    let namesake = b.add(
+        "health",
+        name("Лисицына", "Алла", Some("Игоревна")),
+        date(1961, 5, 5),
+        vec![id(IdKind::Snils, &snils(600_004))],
+    );
+    let report = b.add(
+        "employer",
+        name("Лисицына", "Алла", Some("Петровна")),
+        None,
+        vec![
+            employment("7707083893", "100"),
+            id(IdKind::Phone, "+79161110001"),
+        ],
+    );
+    // A dated namesake whose patronymic is unknown could be the report's person: no attachment.
+    let dated_other = b.add(
+        "health",
+        name("Зуева", "Нина", Some("Олеговна")),
+        date(1969, 3, 3),
+        vec![id(IdKind::Snils, &snils(600_003))],
+    );
+    let unknown = b.add("tax", name("Зуева", "Нина", None), date(1990, 4, 4), vec![]);
+    let report_other = b.add(
+        "employer",
+        name("Зуева", "Нина", Some("Олеговна")),
+        None,
+        vec![
+            employment("7707083893", "102"),
+            id(IdKind::Phone, "+79161110003"),
+        ],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(b.same(&profiles, dated, report));
+    assert!(!b.same(&profiles, namesake, report));
+    assert!(!b.same(&profiles, dated_other, report_other));
+    assert!(!b.same(&profiles, unknown, report_other));
+}
+
+#[test]
+fn a_source_that_keeps_one_record_per_person_never_gives_a_profile_two_of_its_records() {
+    // 1,000 health records, none linking to another: the health fund keeps one per person.
+    let mut b = Builder::population(1_000);
+    // Two boys with the same full name and birth date, each with his own health record.
+    let first = b.add(
+        "health",
+        name("Соколов", "Александр", Some("Сергеевич")),
+        date(2012, 10, 15),
+        vec![address("Москва, Можайское ш., д. 108, кв. 123")],
+    );
+    let second = b.add(
+        "health",
+        name("Соколов", "Александр", Some("Сергеевич")),
+        date(2012, 10, 15),
+        vec![address("Москва, Шокальского пр-д, д. 116, кв. 179")],
+    );
+    let resolution = resolve(b.records.clone());
+    assert!(
+        !b.same(&resolution.profiles, first, second),
+        "{:?}",
+        resolution.stats.clustering
+    );
+    assert!(resolution.stats.clustering.refused_one_record_per_source > 0);
+}
