@@ -63,10 +63,8 @@ impl JwtConfig {
     /// From the issuer's public key in PEM: Ed25519 (EdDSA), RSA (RS256) or P-256 (ES256).
     pub fn from_pem(issuer: &str, audience: &str, pem: &[u8]) -> Result<JwtConfig, String> {
         let text = String::from_utf8_lossy(pem);
-        let attempts: [(
-            Algorithm,
-            fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>,
-        ); 3] = [
+        type Parse = fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>;
+        let attempts: [(Algorithm, Parse); 3] = [
             (Algorithm::EdDSA, DecodingKey::from_ed_pem),
             (Algorithm::RS256, DecodingKey::from_rsa_pem),
             (Algorithm::ES256, DecodingKey::from_ec_pem),

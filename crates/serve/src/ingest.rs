@@ -120,7 +120,7 @@ pub(crate) async fn ingest(
             what: "send records (agencies and employers do)",
         });
     }
-    if !caller.sources.iter().any(|s| *s == source) {
+    if !caller.sources.contains(&source) {
         return Err(ApiError::RoleForbidden {
             role: caller.role.name(),
             what: "write to this source (the client is not registered for it)",

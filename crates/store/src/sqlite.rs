@@ -88,6 +88,13 @@ impl Drop for SqliteStore {
     }
 }
 
+/// A transaction that takes the write lock at once. A deferred one that reads first and writes
+/// later fails with "database is locked", without waiting, when another process (the CLI beside
+/// a running server) committed in between; an immediate one waits its turn (busy_timeout).
+fn write_transaction(connection: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
@@ -203,7 +210,7 @@ impl Store for SqliteStore {
         records: &[PreparedRecord],
     ) -> Result<WriteCounts, StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction = write_transaction(&mut connection)?;
         let mut counts = WriteCounts::default();
         {
             let mut head = transaction
@@ -330,7 +337,7 @@ impl Store for SqliteStore {
 
     fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction = write_transaction(&mut connection)?;
         transaction.execute(
             "INSERT INTO resolution_run (finished_at, records, profiles) VALUES (?1, ?2, ?3)",
             params![

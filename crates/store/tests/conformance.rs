@@ -418,7 +418,9 @@ fn special_values_are_sealed_apart_from_the_record() {
             ],
         };
         let prepared = PreparedRecord::new(&record, sealer());
-        store.write_records(import, &[prepared.clone()]).unwrap();
+        store
+            .write_records(import, std::slice::from_ref(&prepared))
+            .unwrap();
         // Re-importing the same content changes nothing, though the sealed blob differs.
         let again = store
             .write_records(import, &[PreparedRecord::new(&record, sealer())])

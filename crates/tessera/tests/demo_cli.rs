@@ -71,8 +71,10 @@ fn the_demo_imports_every_source_resolves_and_scores() {
     assert_eq!(scores(&output), scores(&again));
 }
 
+/// Runs a command as a steward checking data quality (the purpose every read must name).
 fn tessera(data_dir: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .env("TESSERA_PURPOSE", "data_quality")
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
@@ -327,4 +329,84 @@ fn incremental_resolution_of_a_new_source_matches_the_batch() {
         (incremental_f1 - batch_f1).abs() <= 0.005,
         "incremental {incremental_f1} vs batch {batch_f1}"
     );
+}
+
+#[test]
+fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("city");
+    demo(&data_dir, "300", "3");
+    let links = tessera(&data_dir, &["links", "--out", "-"]);
+    let profile = links
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(2)
+        .unwrap()
+        .to_string();
+
+    // No purpose: refused with status 2, nothing printed.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .env_remove("TESSERA_PURPOSE")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["profile", &profile])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("purpose"));
+    // A purpose a steward may not use: refused too.
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["profile", &profile, "--purpose", "medical_commission"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    tessera(&data_dir, &["profile", &profile]);
+    let verified = tessera(&data_dir, &["audit", "verify"]);
+    // Five imports, the resolution, the links export and the profile read.
+    assert!(
+        verified.contains("access log intact: 8 entries"),
+        "{verified}"
+    );
+
+    // Tampering with an entry is found, and the first bad entry is named.
+    let db = tamper_with_the_last_read(&data_dir);
+    assert!(db, "edited the log");
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("NOT intact") && stderr.contains('8'),
+        "{stderr}"
+    );
+}
+
+/// Rewrites the purpose in the last access-log entry in place, as someone with the database file
+/// could (same length, so the file stays valid), without going through Tessera.
+fn tamper_with_the_last_read(data_dir: &std::path::Path) -> bool {
+    // Checkpoint the WAL into the main file first by opening and closing the store.
+    let path = data_dir.join("tessera.sqlite3");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let needle = b"\"purpose\":\"data_quality\",\"action\":\"read\"";
+    let Some(at) = bytes.windows(needle.len()).rposition(|w| w == needle) else {
+        return false;
+    };
+    bytes[at + 11..at + 23].copy_from_slice(b"data_qualitx");
+    std::fs::write(&path, bytes).unwrap();
+    true
 }

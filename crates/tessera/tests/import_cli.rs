@@ -66,7 +66,12 @@ impl Env {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        command.arg("--data-dir").arg(self.data_dir()).args(args);
+        // Reads (links, profile) name the steward's purpose, as every read must.
+        command
+            .env("TESSERA_PURPOSE", "data_quality")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args);
         command
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use tessera_model::ProfileId;
 
-use super::{SqliteStore, address, timestamp};
+use super::{SqliteStore, address, timestamp, write_transaction};
 use crate::access::{
     AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, NewAccess, SealedBlob,
     SealedRow, correction_status,
@@ -87,7 +87,13 @@ fn read_sealed(row: &Row<'_>) -> Result<SealedRow, StoreError> {
         address: address(row.get(1)?, row.get(2)?)?,
         blob: SealedBlob {
             key_id: row.get(3)?,
-            bytes: row.get(4)?,
+            // As bytes whatever the column holds: a value rewritten as text by someone editing
+            // the file is then refused by its integrity check, like any other tampering.
+            bytes: row
+                .get_ref(4)?
+                .as_bytes()
+                .map_err(rusqlite::Error::from)?
+                .to_vec(),
         },
     })
 }
@@ -162,7 +168,7 @@ impl AccessStore for SqliteStore {
 
     fn append_access(&self, entries: &[NewAccess], chain: ChainFn) -> Result<Vec<u64>, StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction = write_transaction(&mut connection)?;
         let mut sequence = Vec::with_capacity(entries.len());
         {
             let last: Option<(i64, Vec<u8>)> = transaction
@@ -263,7 +269,7 @@ impl AccessStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction = write_transaction(&mut connection)?;
         let (source, key) = anchor;
         let existing: Option<i64> = transaction
             .query_row(
@@ -388,7 +394,7 @@ impl AccessStore for SqliteStore {
 
     fn replace_sealed(&self, rows: &[SealedRow]) -> Result<(), StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction = write_transaction(&mut connection)?;
         {
             let mut update = transaction.prepare_cached(
                 "UPDATE sealed_value SET key_id = ?2, sealed = ?3 WHERE record_id = ?1",
