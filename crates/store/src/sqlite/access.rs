@@ -200,6 +200,12 @@ impl AccessStore for SqliteStore {
             }
         }
         transaction.commit()?;
+        drop(connection);
+        // The WAL is checkpointed off the writer's path (see sqlite.rs); without a nudge a
+        // server that only appends to the log would grow it without end.
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
+        }
         Ok(sequence)
     }
 
