@@ -605,3 +605,84 @@ fn a_source_that_keeps_one_record_per_person_never_gives_a_profile_two_of_its_re
     );
     assert!(resolution.stats.clustering.refused_one_record_per_source > 0);
 }
+
+#[test]
+fn online_resolution_names_profiles_and_search_needs_more_than_a_name() {
+    use std::collections::BTreeMap;
+
+    use crate::{LINK_THRESHOLD_BITS, Online, ProfileChange};
+
+    let b = Builder::population(200);
+    let batch = resolve(b.records.clone());
+    let mut profiles: BTreeMap<tessera_model::ProfileId, Vec<RecordFacts>> = BTreeMap::new();
+    for (record, profile) in b.records.iter().zip(&batch.profiles) {
+        profiles
+            .entry(profile.clone())
+            .or_default()
+            .push(record.clone());
+    }
+    let model = crate::learn(&b.records);
+    let mut online = Online::new(crate::Incremental::new(&model), Default::default());
+    for (profile, records) in profiles {
+        online.seed(profile, records);
+    }
+    // Person 5's health record is record 10 (two records per person).
+    let person = |given: &str| {
+        let mut extra = Builder {
+            records: Vec::new(),
+        };
+        extra.add(
+            "tax",
+            name(SURNAMES[5], given, Some(PATRONYMICS[0])),
+            date(1955, 6, 8),
+            vec![id(IdKind::Snils, &snils(5))],
+        );
+        extra.records.remove(0)
+    };
+    let joined = online.resolve(person(GIVEN[0]));
+    assert_eq!(joined.profile, batch.profiles[10]);
+    assert!(joined.changes.is_empty(), "{:?}", joined.changes);
+
+    let mut stranger = Builder {
+        records: Vec::new(),
+    };
+    stranger.add(
+        "tax",
+        name("Уникальнов", "Яков", Some("Петрович")),
+        date(2001, 1, 1),
+        vec![id(IdKind::Snils, &snils(900_000))],
+    );
+    let alone = online.resolve(stranger.records.remove(0));
+    assert!(!batch.profiles.contains(&alone.profile));
+    assert_eq!(
+        alone.changes,
+        vec![ProfileChange::Created {
+            profile: alone.profile.clone()
+        }]
+    );
+
+    // A search by name and birth date finds the person; the same name with another date does not.
+    let query = |birth| {
+        let mut q = Builder {
+            records: Vec::new(),
+        };
+        q.add("search", name(SURNAMES[5], GIVEN[0], None), birth, vec![]);
+        q.records.remove(0)
+    };
+    let hits = online.search(&query(date(1955, 6, 8)), LINK_THRESHOLD_BITS, 5);
+    assert_eq!(
+        hits.first().map(|h| &h.profile),
+        Some(&batch.profiles[10]),
+        "{hits:?}"
+    );
+    assert!(
+        online
+            .search(&query(date(1987, 2, 3)), LINK_THRESHOLD_BITS, 5)
+            .is_empty()
+    );
+    assert!(
+        online
+            .search(&query(None), LINK_THRESHOLD_BITS, 5)
+            .is_empty()
+    );
+}
