@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rayon::prelude::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rusqlite_migration::{M, Migrations};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
@@ -133,28 +134,66 @@ const RECORD_COLUMNS: &str =
     "r.id, r.source, r.record_key, r.version, r.observed_at, r.attributes, pm.profile_id";
 
 fn read_record(row: &Row<'_>) -> Result<StoredRecord, StoreError> {
-    let id: i64 = row.get(0)?;
+    decode_record(read_raw(row)?)
+}
+
+/// One stored row as SQLite gives it, before its JSON and times are decoded: the part of a scan
+/// that must happen on the connection's thread.
+struct RawRecord {
+    id: i64,
+    source: String,
+    key: String,
+    version: i64,
+    observed_at: String,
+    attributes: String,
+    profile: Option<String>,
+}
+
+fn read_raw(row: &Row<'_>) -> Result<RawRecord, StoreError> {
+    Ok(RawRecord {
+        id: row.get(0)?,
+        source: row.get(1)?,
+        key: row.get(2)?,
+        version: row.get(3)?,
+        observed_at: row.get(4)?,
+        attributes: row.get(5)?,
+        profile: row.get(6)?,
+    })
+}
+
+fn decode_record(raw: RawRecord) -> Result<StoredRecord, StoreError> {
+    let id = raw.id;
     let corrupt = |reason: String| StoreError::Corrupt { id, reason };
-    let source: String = row.get(1)?;
-    let key: String = row.get(2)?;
-    let version: i64 = row.get(3)?;
-    let observed_at: String = row.get(4)?;
-    let attributes: String = row.get(5)?;
-    let profile: Option<String> = row.get(6)?;
     Ok(StoredRecord {
         id: RecordId(id),
         reference: RecordRef {
-            source: SourceId::new(&source).map_err(|e| corrupt(e.to_string()))?,
-            key: RecordKey::new(&key).map_err(|e| corrupt(e.to_string()))?,
-            version: u32::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+            source: SourceId::new(&raw.source).map_err(|e| corrupt(e.to_string()))?,
+            key: RecordKey::new(&raw.key).map_err(|e| corrupt(e.to_string()))?,
+            version: u32::try_from(raw.version).map_err(|e| corrupt(e.to_string()))?,
         },
-        observed_at: DateTime::parse_from_rfc3339(&observed_at)
+        observed_at: DateTime::parse_from_rfc3339(&raw.observed_at)
             .map_err(|e| corrupt(format!("observed_at: {e}")))?
             .with_timezone(&Utc),
-        attributes: serde_json::from_str::<Vec<Attribute>>(&attributes)
+        attributes: serde_json::from_str::<Vec<Attribute>>(&raw.attributes)
             .map_err(|e| corrupt(format!("attributes: {e}")))?,
-        profile: profile.map(ProfileId::new),
+        profile: raw.profile.map(ProfileId::new),
     })
+}
+
+/// Rows a scan decodes together, on every core, before visiting them in order.
+const SCAN_CHUNK: usize = 4096;
+
+/// Decodes a chunk of raw rows in parallel, then visits them in their order.
+fn visit_decoded(
+    raw: &mut Vec<RawRecord>,
+    visit: &mut dyn FnMut(StoredRecord),
+) -> Result<(), StoreError> {
+    let decoded: Vec<Result<StoredRecord, StoreError>> =
+        raw.par_drain(..).map(decode_record).collect();
+    for record in decoded {
+        visit(record?);
+    }
+    Ok(())
 }
 
 fn address(source: String, key: String) -> Result<RecordAddress, StoreError> {
@@ -313,10 +352,16 @@ impl Store for SqliteStore {
         );
         let mut statement = connection.prepare(&sql)?;
         let mut rows = statement.query([])?;
+        // Reading rows is cheap next to decoding their JSON, so rows are read here and decoded
+        // a chunk at a time on every core.
+        let mut raw = Vec::with_capacity(SCAN_CHUNK);
         while let Some(row) = rows.next()? {
-            visit(read_record(row)?);
+            raw.push(read_raw(row)?);
+            if raw.len() == SCAN_CHUNK {
+                visit_decoded(&mut raw, visit)?;
+            }
         }
-        Ok(())
+        visit_decoded(&mut raw, visit)
     }
 
     fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
