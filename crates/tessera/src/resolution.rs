@@ -358,7 +358,7 @@ fn changed_assignments(
 
 fn distinct_profiles(profiles: &[ProfileId]) -> u64 {
     let mut distinct: Vec<&ProfileId> = profiles.iter().collect();
-    distinct.sort_unstable();
+    distinct.par_sort_unstable();
     distinct.dedup();
     distinct.len() as u64
 }
