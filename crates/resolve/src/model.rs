@@ -167,7 +167,7 @@ impl Model {
         // Summed in a fixed order: a hash map's order changes from run to run, and with it the
         // last bits of every sum, which can tip a pair across a threshold.
         let mut patterns: Vec<([u8; Field::COUNT], f64)> = patterns.into_iter().collect();
-        patterns.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        patterns.sort_unstable_by_key(|p| p.0);
         for _ in 0..MAX_EM_ITERATIONS {
             let mut sums = [[0.0f64; MAX_LEVELS]; Field::COUNT];
             let mut totals = [0.0f64; Field::COUNT];
