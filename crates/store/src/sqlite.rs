@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rayon::prelude::*;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use rusqlite_migration::{M, Migrations};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
 
@@ -192,6 +193,38 @@ fn visit_decoded(
         raw.par_drain(..).map(decode_record).collect();
     for record in decoded {
         visit(record?);
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: one statement execution per this many rows instead of per row.
+const ROWS_PER_INSERT: usize = 128;
+
+/// Inserts rows of `columns` values each with `head` (`INSERT INTO t (a, b) VALUES `), many
+/// rows per statement.
+fn insert_rows<'a, const N: usize>(
+    connection: &Connection,
+    head: &str,
+    columns: usize,
+    rows: impl Iterator<Item = [ValueRef<'a>; N]>,
+) -> Result<(), StoreError> {
+    debug_assert_eq!(columns, N);
+    let placeholders = |count: usize| {
+        let row = format!("({})", vec!["?"; N].join(", "));
+        format!("{head}{}", vec![row; count].join(", "))
+    };
+    let mut full = connection.prepare_cached(&placeholders(ROWS_PER_INSERT))?;
+    let mut chunk: Vec<ValueRef<'a>> = Vec::with_capacity(ROWS_PER_INSERT * N);
+    for row in rows {
+        chunk.extend(row);
+        if chunk.len() == ROWS_PER_INSERT * N {
+            full.execute(params_from_iter(chunk.drain(..).map(ToSqlOutput::Borrowed)))?;
+        }
+    }
+    if !chunk.is_empty() {
+        connection
+            .prepare(&placeholders(chunk.len() / N))?
+            .execute(params_from_iter(chunk.drain(..).map(ToSqlOutput::Borrowed)))?;
     }
     Ok(())
 }
@@ -387,18 +420,34 @@ impl Store for SqliteStore {
             )?;
         }
         {
-            let mut member = transaction.prepare_cached(
-                "INSERT OR REPLACE INTO profile_member (record_id, profile_id) VALUES (?1, ?2)",
+            insert_rows(
+                &transaction,
+                "INSERT OR REPLACE INTO profile_member (record_id, profile_id) VALUES ",
+                2,
+                outcome.assignments.iter().map(|assignment| {
+                    [
+                        ValueRef::Integer(assignment.record.0),
+                        ValueRef::Text(assignment.profile.as_str().as_bytes()),
+                    ]
+                }),
             )?;
-            let mut identifier = transaction.prepare_cached(
-                "INSERT INTO resolved_identifier (kind, value, record_id) VALUES (?1, ?2, ?3)",
+            // In record order, not the index's: each row's foreign key looks its record up,
+            // and in record order those lookups walk the records' table once instead of
+            // jumping around a table far larger than the page cache.
+            insert_rows(
+                &transaction,
+                "INSERT INTO resolved_identifier (kind, value, record_id) VALUES ",
+                3,
+                outcome.assignments.iter().flat_map(|assignment| {
+                    assignment.identifiers.iter().map(|(kind, value)| {
+                        [
+                            ValueRef::Text(kind.name().as_bytes()),
+                            ValueRef::Text(value.as_bytes()),
+                            ValueRef::Integer(assignment.record.0),
+                        ]
+                    })
+                }),
             )?;
-            for assignment in &outcome.assignments {
-                member.execute(params![assignment.record.0, assignment.profile.as_str()])?;
-                for (kind, value) in &assignment.identifiers {
-                    identifier.execute(params![kind.name(), value, assignment.record.0])?;
-                }
-            }
             let mut event = transaction.prepare_cached(
                 "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES (?1, ?2, ?3, ?4)",
             )?;
@@ -408,18 +457,59 @@ impl Store for SqliteStore {
             let mut merged = transaction.prepare_cached(
                 "UPDATE profile SET merged_into = ?2, merged_run = ?3 WHERE profile_id = ?1",
             )?;
-            for change in &outcome.events {
-                match change {
-                    ProfileEvent::Created { profile } => {
-                        created.execute(params![profile.as_str(), run])?;
-                        event.execute(params![run, "created", profile.as_str(), None::<&str>])?;
-                    }
-                    ProfileEvent::Merged { from, into } => {
-                        merged.execute(params![from.as_str(), into.as_str(), run])?;
-                        event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
-                    }
-                    ProfileEvent::Split { from, new } => {
-                        event.execute(params![run, "split", from.as_str(), new.as_str()])?;
+            let created_event =
+                |change: &ProfileEvent| matches!(change, ProfileEvent::Created { .. });
+            // A first run creates a profile for every person: those go many rows at a time.
+            for changes in outcome
+                .events
+                .chunk_by(|a, b| created_event(a) && created_event(b))
+            {
+                if changes.len() > 1 {
+                    let profiles = changes.iter().filter_map(|change| match change {
+                        ProfileEvent::Created { profile } => Some(profile.as_str().as_bytes()),
+                        _ => None,
+                    });
+                    insert_rows(
+                        &transaction,
+                        "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES ",
+                        2,
+                        profiles
+                            .clone()
+                            .map(|profile| [ValueRef::Text(profile), ValueRef::Integer(run)]),
+                    )?;
+                    insert_rows(
+                        &transaction,
+                        "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES ",
+                        4,
+                        profiles.map(|profile| {
+                            [
+                                ValueRef::Integer(run),
+                                ValueRef::Text(b"created"),
+                                ValueRef::Text(profile),
+                                ValueRef::Null,
+                            ]
+                        }),
+                    )?;
+                    continue;
+                }
+                for change in changes {
+                    match change {
+                        ProfileEvent::Created { profile } => {
+                            created.execute(params![profile.as_str(), run])?;
+                            event.execute(params![
+                                run,
+                                "created",
+                                profile.as_str(),
+                                None::<&str>
+                            ])?;
+                        }
+                        ProfileEvent::Merged { from, into } => {
+                            merged.execute(params![from.as_str(), into.as_str(), run])?;
+                            event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
+                        }
+                        ProfileEvent::Split { from, new } => {
+                            event.execute(params![run, "split", from.as_str(), new.as_str()])?;
+                        }
                     }
                 }
             }
