@@ -164,9 +164,23 @@ pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
 /// persons (see `stable_ids`).
 pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Resolution {
     let n = records.len();
-    // Stable, so that the order never depends on how the sort splits its work.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.par_sort_by(|&a, &b| records[a].reference.cmp(&records[b].reference));
+    // Sorted on compact keys (in `RecordRef`'s order, ties by input position) rather than by
+    // reaching into millions of records from the comparator.
+    let mut keys: Vec<(&str, &str, u32, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let reference = &r.reference;
+            (
+                reference.source.as_str(),
+                reference.key.as_str(),
+                reference.version,
+                i,
+            )
+        })
+        .collect();
+    keys.par_sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|key| key.3).collect();
     let records = into_order(records, &order);
 
     let (pairs, blocking) = candidate_pairs(&records);
@@ -263,6 +277,9 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     for (id, &original) in canonical_ids.into_iter().zip(&order) {
         profiles[original] = id;
     }
+    // Freeing millions of records' strings takes seconds; the caller can store the result
+    // meanwhile.
+    rayon::spawn(move || drop(records));
     let stats = ResolveStats {
         records: n as u64,
         blocking,

@@ -211,6 +211,8 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     store
         .apply_resolution(&outcome)
         .context("failed to store profiles")?;
+    // Freeing millions of assignments takes a second or two; nothing waits for it.
+    rayon::spawn(move || drop(outcome));
     Ok(ResolveReport {
         records: total,
         profiles,
