@@ -145,8 +145,16 @@ fn into_order(mut records: Vec<RecordFacts>, order: &[usize]) -> Vec<RecordFacts
 /// Learns the model exactly as a batch run over `records` would, without clustering: for
 /// resolving new records one at a time against these.
 pub fn learn(records: &[RecordFacts]) -> Model {
-    let mut canonical: Vec<RecordFacts> = records.to_vec();
-    canonical.sort_by(|a, b| a.reference.cmp(&b.reference));
+    // Records already in canonical order (as `tessera resolve --incremental` passes them) are
+    // used as they are: a copy of millions of records is gigabytes.
+    let canonical: std::borrow::Cow<'_, [RecordFacts]> =
+        if records.is_sorted_by(|a, b| a.reference < b.reference) {
+            std::borrow::Cow::Borrowed(records)
+        } else {
+            let mut copy = records.to_vec();
+            copy.sort_by(|a, b| a.reference.cmp(&b.reference));
+            std::borrow::Cow::Owned(copy)
+        };
     let (pairs, _) = candidate_pairs(&canonical);
     let comparisons: Vec<Comparison> = pairs
         .par_iter()
