@@ -89,11 +89,72 @@ pub(crate) fn profile_id_for(reference: &RecordRef) -> ProfileId {
     ProfileId::new(format!("p-{hex}"))
 }
 
+/// Flags of what scoring decided about a candidate pair (see [`classify`]).
+const LINK: u8 = 1;
+const NAME_LINK: u8 = 2;
+const UNCERTAIN: u8 = 4;
+const VETOED_ABOVE: u8 = 8;
+const UNCORROBORATED_ABOVE: u8 = 16;
+
+/// What a pair's score makes of it: a link (corroborated, above the threshold, no veto), a name
+/// link (names exact and nothing else agrees), an uncertain pair for the review queue (not
+/// vetoed, p ≥ 0.5, not a link); and, for the statistics, whether it was above the threshold
+/// but vetoed or uncorroborated. 0: nothing to keep.
+fn classify(score: &crate::model::PairScore, comparison: &Comparison) -> u8 {
+    let names_exact = comparison.level(Field::Surname) == 1 && comparison.level(Field::Given) == 1;
+    let above = score.weight >= LINK_THRESHOLD_BITS;
+    let mut class = 0;
+    match (score.veto, score.corroborated) {
+        (None, true) if above => class |= LINK,
+        (None, corroborated) => {
+            if !corroborated && names_exact {
+                class |= NAME_LINK;
+            }
+            if score.weight >= REVIEW_FLOOR_BITS {
+                class |= UNCERTAIN;
+            }
+            if above && !corroborated {
+                class |= UNCORROBORATED_ABOVE;
+            }
+        }
+        (Some(_), _) if above => class |= VETOED_ABOVE,
+        (Some(_), _) => {}
+    }
+    class
+}
+
+/// Moves `records` into `order` (`order[k]` is the input position of the `k`-th record) in
+/// place, by following the permutation's cycles: no second copy of millions of records.
+fn into_order(mut records: Vec<RecordFacts>, order: &[usize]) -> Vec<RecordFacts> {
+    let mut placed = vec![false; order.len()];
+    for start in 0..order.len() {
+        let mut k = start;
+        while !placed[k] {
+            placed[k] = true;
+            let from = order[k];
+            if from == start {
+                break;
+            }
+            records.swap(k, from);
+            k = from;
+        }
+    }
+    records
+}
+
 /// Learns the model exactly as a batch run over `records` would, without clustering: for
 /// resolving new records one at a time against these.
 pub fn learn(records: &[RecordFacts]) -> Model {
-    let mut canonical: Vec<RecordFacts> = records.to_vec();
-    canonical.sort_by(|a, b| a.reference.cmp(&b.reference));
+    // Records already in canonical order (as `tessera resolve --incremental` passes them) are
+    // used as they are: a copy of millions of records is gigabytes.
+    let canonical: std::borrow::Cow<'_, [RecordFacts]> =
+        if records.is_sorted_by(|a, b| a.reference < b.reference) {
+            std::borrow::Cow::Borrowed(records)
+        } else {
+            let mut copy = records.to_vec();
+            copy.sort_by(|a, b| a.reference.cmp(&b.reference));
+            std::borrow::Cow::Owned(copy)
+        };
     let (pairs, _) = candidate_pairs(&canonical);
     let comparisons: Vec<Comparison> = pairs
         .par_iter()
@@ -111,13 +172,24 @@ pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
 /// persons (see `stable_ids`).
 pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Resolution {
     let n = records.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| records[a].reference.cmp(&records[b].reference));
-    let mut slots: Vec<Option<RecordFacts>> = records.into_iter().map(Some).collect();
-    let records: Vec<RecordFacts> = order
+    // Sorted on compact keys (in `RecordRef`'s order, ties by input position) rather than by
+    // reaching into millions of records from the comparator.
+    let mut keys: Vec<(&str, &str, u32, usize)> = records
         .iter()
-        .map(|&i| slots[i].take().expect("each index once"))
+        .enumerate()
+        .map(|(i, r)| {
+            let reference = &r.reference;
+            (
+                reference.source.as_str(),
+                reference.key.as_str(),
+                reference.version,
+                i,
+            )
+        })
         .collect();
+    keys.par_sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|key| key.3).collect();
+    let records = into_order(records, &order);
 
     let (pairs, blocking) = candidate_pairs(&records);
     let comparisons: Vec<Comparison> = pairs
@@ -128,57 +200,53 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
 
     // Corroborated pairs above the threshold are links. Pairs that agree exactly on surname and
     // given name and nothing else are name links, whatever their weight: for them, what counts
-    // is whether the name is unique among dated profiles (see `cluster`).
-    let scored: Vec<(f64, u32, u32, crate::model::PairScore, bool)> = pairs
+    // is whether the name is unique among dated profiles (see `cluster`). Each pair is kept
+    // only with what was decided about it, so that tens of millions of candidates do not each
+    // hold a full score.
+    let classified: Vec<(f64, u32, u32, u8)> = pairs
         .par_iter()
         .zip(comparisons.par_iter())
         .filter_map(|(&(i, j), comparison)| {
             let score = model.score(&records[i as usize], &records[j as usize], comparison);
-            let names_exact =
-                comparison.level(Field::Surname) == 1 && comparison.level(Field::Given) == 1;
-            let keep = score.weight >= REVIEW_FLOOR_BITS || (names_exact && !score.corroborated);
-            keep.then_some((score.weight, i, j, score, names_exact))
+            let class = classify(&score, comparison);
+            (class != 0).then_some((score.weight, i, j, class))
         })
         .collect();
-    let above = |s: &&(f64, u32, u32, crate::model::PairScore, bool)| s.0 >= LINK_THRESHOLD_BITS;
-    let vetoed_links = scored
-        .iter()
-        .filter(above)
-        .filter(|s| s.3.veto.is_some())
-        .count() as u64;
-    let uncorroborated_links = scored
-        .iter()
-        .filter(above)
-        .filter(|s| s.3.veto.is_none() && !s.3.corroborated)
-        .count() as u64;
+    drop(comparisons);
+    drop(pairs);
+    let count = |flag: u8| classified.iter().filter(|c| c.3 & flag != 0).count() as u64;
+    let vetoed_links = count(VETOED_ABOVE);
+    let uncorroborated_links = count(UNCORROBORATED_ABOVE);
     let by_strength =
         |a: &Link, b: &Link| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
     let (mut links, mut name_links, mut uncertain): (Vec<Link>, Vec<Link>, Vec<Link>) =
         (Vec::new(), Vec::new(), Vec::new());
-    for (w, i, j, score, names_exact) in scored {
-        match (score.veto, score.corroborated) {
-            (None, true) if w >= LINK_THRESHOLD_BITS => links.push((w, i, j)),
-            (None, corroborated) => {
-                if !corroborated && names_exact {
-                    name_links.push((w, i, j));
-                }
-                if w >= REVIEW_FLOOR_BITS {
-                    uncertain.push((w, i, j));
-                }
-            }
-            _ => {}
+    for (w, i, j, class) in classified {
+        if class & LINK != 0 {
+            links.push((w, i, j));
+        }
+        if class & NAME_LINK != 0 {
+            name_links.push((w, i, j));
+        }
+        if class & UNCERTAIN != 0 {
+            uncertain.push((w, i, j));
         }
     }
     uncertain.par_sort_unstable_by(by_strength);
     links.par_sort_unstable_by(by_strength);
     name_links.par_sort_unstable_by(by_strength);
 
-    // A steward's decisions, by source and key, as record positions.
-    let position: HashMap<(&SourceId, &RecordKey), u32> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((&r.reference.source, &r.reference.key), i as u32))
-        .collect();
+    // A steward's decisions, by source and key, as record positions (the index only when
+    // there are decisions: over millions of records it is not free).
+    let position: HashMap<(&SourceId, &RecordKey), u32> = if history.decisions.is_empty() {
+        HashMap::new()
+    } else {
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((&r.reference.source, &r.reference.key), i as u32))
+            .collect()
+    };
     let mut steward = StewardPairs::default();
     let mut decided: HashSet<(u32, u32)> = HashSet::new();
     for decision in &history.decisions {
@@ -214,9 +282,12 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         .collect();
     let (canonical_ids, changes) = assign_stable_ids(&records, &roots, &previous, &history.created);
     let mut profiles = vec![ProfileId::new(String::new()); n];
-    for (position, &original) in order.iter().enumerate() {
-        profiles[original] = canonical_ids[position].clone();
+    for (id, &original) in canonical_ids.into_iter().zip(&order) {
+        profiles[original] = id;
     }
+    // Freeing millions of records' strings takes seconds; the caller can store the result
+    // meanwhile.
+    rayon::spawn(move || drop(records));
     let stats = ResolveStats {
         records: n as u64,
         blocking,
@@ -231,5 +302,29 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         review,
         stats,
         model,
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+    use tessera_model::{RecordKey, SourceId};
+
+    #[test]
+    fn into_order_applies_the_permutation() {
+        let record = |key: &str| {
+            RecordFacts::empty(RecordRef {
+                source: SourceId::new("s").unwrap(),
+                key: RecordKey::new(key).unwrap(),
+                version: 1,
+            })
+        };
+        let keys = ["d", "a", "e", "c", "b", "f"];
+        let records: Vec<RecordFacts> = keys.iter().map(|k| record(k)).collect();
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by_key(|&i| keys[i]);
+        let sorted = into_order(records, &order);
+        let got: Vec<&str> = sorted.iter().map(|r| r.reference.key.as_str()).collect();
+        assert_eq!(got, ["a", "b", "c", "d", "e", "f"]);
     }
 }

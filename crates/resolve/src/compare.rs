@@ -378,13 +378,20 @@ pub fn compare(a: &RecordFacts, b: &RecordFacts) -> Comparison {
         name_level(a.surname.as_deref(), b.surname.as_deref()),
         name_level(a.given.as_deref(), b.given.as_deref()),
     );
-    let swapped = (
-        name_level(a.surname.as_deref(), b.given.as_deref()),
-        name_level(a.given.as_deref(), b.surname.as_deref()),
-    );
     let badness = |(s, g): (u8, u8)| name_badness(s) + name_badness(g);
-    let use_swapped = badness(swapped) + 1 < badness(straight);
-    let (surname, given) = if use_swapped { swapped } else { straight };
+    // No reading is better than 2 and the swapped one must win by more than 1, so when the
+    // straight reading is 3 or better the swapped one is not computed.
+    let swapped = (badness(straight) > 3).then(|| {
+        (
+            name_level(a.surname.as_deref(), b.given.as_deref()),
+            name_level(a.given.as_deref(), b.surname.as_deref()),
+        )
+    });
+    let use_swapped = swapped.is_some_and(|swapped| badness(swapped) + 1 < badness(straight));
+    let (surname, given) = match swapped {
+        Some(swapped) if use_swapped => swapped,
+        _ => straight,
+    };
     let mut levels = [0u8; Field::COUNT];
     levels[Field::Surname as usize] = surname;
     levels[Field::Given as usize] = given;

@@ -5,6 +5,9 @@
 //! transport cards), employers (with the employee's personnel number there) and an address key. Invalid identifiers and relations (a parent's phone on a child's school record) are left
 //! out on purpose: they are not evidence about this person.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use tessera_model::{Attribute, IdKind, PartialDate, RecordRef, Sex};
 
 use crate::normalise::{address_key, name_skeleton};
@@ -34,8 +37,30 @@ pub struct RecordFacts {
     pub(crate) address: Option<String>,
 }
 
+/// How many distinct names each thread remembers the skeleton of before it starts afresh.
+const SKELETON_CACHE_LIMIT: usize = 1 << 16;
+
+thread_local! {
+    /// Skeletons already computed on this thread. Names repeat (a city of a million has a few
+    /// thousand surnames and given names), and a skeleton (NFKC, folding, rewriting) costs far
+    /// more than a lookup. A cache, so it changes no result.
+    static SKELETONS: RefCell<HashMap<Box<str>, Option<String>>> = RefCell::new(HashMap::new());
+}
+
 fn skeleton(text: Option<&str>) -> Option<String> {
-    text.map(name_skeleton).filter(|s| !s.is_empty())
+    let text = text?;
+    SKELETONS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(known) = cache.get(text) {
+            return known.clone();
+        }
+        let computed = Some(name_skeleton(text)).filter(|s| !s.is_empty());
+        if cache.len() >= SKELETON_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(text.into(), computed.clone());
+        computed
+    })
 }
 
 impl RecordFacts {

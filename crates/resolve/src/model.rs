@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::compare::{Comparison, EXACT, Field, MISSING};
 use crate::features::RecordFacts;
 
@@ -172,7 +174,10 @@ impl Model {
         for comparison in comparisons {
             *patterns.entry(comparison.levels).or_default() += 1.0;
         }
-        let patterns: Vec<([u8; Field::COUNT], f64)> = patterns.into_iter().collect();
+        // Summed in a fixed order: a hash map's order changes from run to run, and with it the
+        // last bits of every sum, which can tip a pair across a threshold.
+        let mut patterns: Vec<([u8; Field::COUNT], f64)> = patterns.into_iter().collect();
+        patterns.sort_unstable_by_key(|p| p.0);
         for _ in 0..MAX_EM_ITERATIONS {
             let mut sums = [[0.0f64; MAX_LEVELS]; Field::COUNT];
             let mut totals = [0.0f64; Field::COUNT];
@@ -346,23 +351,47 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
 
 /// Counts each field's levels over random pairs: the `u` probabilities.
 fn estimate_u(records: &[RecordFacts]) -> [[f64; MAX_LEVELS]; Field::COUNT] {
-    let mut counts = [[0u64; MAX_LEVELS]; Field::COUNT];
+    type Counts = [[u64; MAX_LEVELS]; Field::COUNT];
     let n = records.len() as u64;
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     if n >= 2 {
         let mut random = SplitMix(0x7E55_E4A0);
         let samples = RANDOM_PAIRS.min((n * (n - 1) / 2) as usize);
+        pairs.reserve(samples);
         for _ in 0..samples {
             let i = (random.next() % n) as usize;
             let mut j = (random.next() % n) as usize;
             if i == j {
                 j = (j + 1) % n as usize;
             }
-            let comparison = crate::compare::compare(&records[i], &records[j]);
-            for field in Field::ALL {
-                counts[field as usize][comparison.level(field) as usize] += 1;
-            }
+            pairs.push((i, j));
         }
     }
+    // The pairs are drawn in one fixed sequence; comparing them is spread over the cores, and
+    // integer counts add up the same in any order.
+    let counts: Counts = pairs
+        .par_iter()
+        .fold(
+            || [[0u64; MAX_LEVELS]; Field::COUNT],
+            |mut counts: Counts, &(i, j)| {
+                let comparison = crate::compare::compare(&records[i], &records[j]);
+                for field in Field::ALL {
+                    counts[field as usize][comparison.level(field) as usize] += 1;
+                }
+                counts
+            },
+        )
+        .reduce(
+            || [[0u64; MAX_LEVELS]; Field::COUNT],
+            |mut a, b| {
+                for (row_a, row_b) in a.iter_mut().zip(b) {
+                    for (x, y) in row_a.iter_mut().zip(row_b) {
+                        *x += y;
+                    }
+                }
+                a
+            },
+        );
     let mut u = [[0.0; MAX_LEVELS]; Field::COUNT];
     for field in Field::ALL {
         let f = field as usize;

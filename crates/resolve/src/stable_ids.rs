@@ -10,7 +10,9 @@
 //! The clustering itself never looks at previous ids: profiles are a function of the records;
 //! only their names carry history.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rayon::prelude::*;
 
 use tessera_model::ProfileId;
 
@@ -63,16 +65,21 @@ pub fn assign_stable_ids(
             .expect("a previous profile has at least one record");
         inherits.entry(heir).or_default().push(old);
     }
-    // The smallest member of each cluster (records arrive in canonical order).
-    let mut smallest: BTreeMap<u32, usize> = BTreeMap::new();
-    for (i, root) in roots.iter().enumerate() {
-        smallest.entry(*root).or_insert(i);
+    // The smallest member of each cluster (records arrive in canonical order), by root: roots
+    // are record positions, so a vector indexed by root replaces a map over millions.
+    let mut smallest: Vec<Option<usize>> = vec![None; roots.len()];
+    for (i, &root) in roots.iter().enumerate() {
+        smallest[root as usize].get_or_insert(i);
     }
 
-    let mut taken: BTreeSet<ProfileId> = created.keys().cloned().collect();
-    let mut names: HashMap<u32, ProfileId> = HashMap::new();
+    let mut taken: HashSet<ProfileId> = created.keys().cloned().collect();
+    let mut names: Vec<Option<ProfileId>> = vec![None; roots.len()];
     let mut changes = Vec::new();
-    for (&root, &first) in &smallest {
+    for (root, first) in smallest
+        .iter()
+        .enumerate()
+        .filter_map(|(root, first)| Some((root as u32, (*first)?)))
+    {
         let name = match inherits.get(&root) {
             Some(olds) => {
                 let survivor = olds
@@ -117,10 +124,17 @@ pub fn assign_stable_ids(
                 id
             }
         };
-        names.insert(root, name);
+        names[root as usize] = Some(name);
     }
-    changes.sort();
-    let ids = roots.iter().map(|root| names[root].clone()).collect();
+    changes.par_sort_unstable();
+    let ids = roots
+        .iter()
+        .map(|&root| {
+            names[root as usize]
+                .clone()
+                .expect("every root is named: a root is a member of its own cluster")
+        })
+        .collect();
     (ids, changes)
 }
 

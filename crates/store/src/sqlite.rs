@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rayon::prelude::*;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use rusqlite_migration::{M, Migrations};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
 
@@ -143,28 +145,98 @@ const RECORD_COLUMNS: &str =
     "r.id, r.source, r.record_key, r.version, r.observed_at, r.attributes, pm.profile_id";
 
 fn read_record(row: &Row<'_>) -> Result<StoredRecord, StoreError> {
-    let id: i64 = row.get(0)?;
+    decode_record(read_raw(row)?)
+}
+
+/// One stored row as SQLite gives it, before its JSON and times are decoded: the part of a scan
+/// that must happen on the connection's thread.
+struct RawRecord {
+    id: i64,
+    source: String,
+    key: String,
+    version: i64,
+    observed_at: String,
+    attributes: String,
+    profile: Option<String>,
+}
+
+fn read_raw(row: &Row<'_>) -> Result<RawRecord, StoreError> {
+    Ok(RawRecord {
+        id: row.get(0)?,
+        source: row.get(1)?,
+        key: row.get(2)?,
+        version: row.get(3)?,
+        observed_at: row.get(4)?,
+        attributes: row.get(5)?,
+        profile: row.get(6)?,
+    })
+}
+
+fn decode_record(raw: RawRecord) -> Result<StoredRecord, StoreError> {
+    let id = raw.id;
     let corrupt = |reason: String| StoreError::Corrupt { id, reason };
-    let source: String = row.get(1)?;
-    let key: String = row.get(2)?;
-    let version: i64 = row.get(3)?;
-    let observed_at: String = row.get(4)?;
-    let attributes: String = row.get(5)?;
-    let profile: Option<String> = row.get(6)?;
     Ok(StoredRecord {
         id: RecordId(id),
         reference: RecordRef {
-            source: SourceId::new(&source).map_err(|e| corrupt(e.to_string()))?,
-            key: RecordKey::new(&key).map_err(|e| corrupt(e.to_string()))?,
-            version: u32::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+            source: SourceId::new(&raw.source).map_err(|e| corrupt(e.to_string()))?,
+            key: RecordKey::new(&raw.key).map_err(|e| corrupt(e.to_string()))?,
+            version: u32::try_from(raw.version).map_err(|e| corrupt(e.to_string()))?,
         },
-        observed_at: DateTime::parse_from_rfc3339(&observed_at)
+        observed_at: DateTime::parse_from_rfc3339(&raw.observed_at)
             .map_err(|e| corrupt(format!("observed_at: {e}")))?
             .with_timezone(&Utc),
-        attributes: serde_json::from_str::<Vec<Attribute>>(&attributes)
+        attributes: serde_json::from_str::<Vec<Attribute>>(&raw.attributes)
             .map_err(|e| corrupt(format!("attributes: {e}")))?,
-        profile: profile.map(ProfileId::new),
+        profile: raw.profile.map(ProfileId::new),
     })
+}
+
+/// Rows a scan decodes together, on every core, before visiting them in order.
+const SCAN_CHUNK: usize = 4096;
+
+/// Decodes a chunk of raw rows in parallel, then visits them in their order.
+fn visit_decoded(
+    raw: &mut Vec<RawRecord>,
+    visit: &mut dyn FnMut(StoredRecord),
+) -> Result<(), StoreError> {
+    let decoded: Vec<Result<StoredRecord, StoreError>> =
+        raw.par_drain(..).map(decode_record).collect();
+    for record in decoded {
+        visit(record?);
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: one statement execution per this many rows instead of per row.
+const ROWS_PER_INSERT: usize = 128;
+
+/// Inserts rows of `columns` values each with `head` (`INSERT INTO t (a, b) VALUES `), many
+/// rows per statement.
+fn insert_rows<'a, const N: usize>(
+    connection: &Connection,
+    head: &str,
+    columns: usize,
+    rows: impl Iterator<Item = [ValueRef<'a>; N]>,
+) -> Result<(), StoreError> {
+    debug_assert_eq!(columns, N);
+    let placeholders = |count: usize| {
+        let row = format!("({})", vec!["?"; N].join(", "));
+        format!("{head}{}", vec![row; count].join(", "))
+    };
+    let mut full = connection.prepare_cached(&placeholders(ROWS_PER_INSERT))?;
+    let mut chunk: Vec<ValueRef<'a>> = Vec::with_capacity(ROWS_PER_INSERT * N);
+    for row in rows {
+        chunk.extend(row);
+        if chunk.len() == ROWS_PER_INSERT * N {
+            full.execute(params_from_iter(chunk.drain(..).map(ToSqlOutput::Borrowed)))?;
+        }
+    }
+    if !chunk.is_empty() {
+        connection
+            .prepare(&placeholders(chunk.len() / N))?
+            .execute(params_from_iter(chunk.drain(..).map(ToSqlOutput::Borrowed)))?;
+    }
+    Ok(())
 }
 
 fn address(source: String, key: String) -> Result<RecordAddress, StoreError> {
@@ -329,10 +401,16 @@ impl Store for SqliteStore {
         );
         let mut statement = connection.prepare(&sql)?;
         let mut rows = statement.query([])?;
+        // Reading rows is cheap next to decoding their JSON, so rows are read here and decoded
+        // a chunk at a time on every core.
+        let mut raw = Vec::with_capacity(SCAN_CHUNK);
         while let Some(row) = rows.next()? {
-            visit(read_record(row)?);
+            raw.push(read_raw(row)?);
+            if raw.len() == SCAN_CHUNK {
+                visit_decoded(&mut raw, visit)?;
+            }
         }
-        Ok(())
+        visit_decoded(&mut raw, visit)
     }
 
     fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
@@ -358,18 +436,34 @@ impl Store for SqliteStore {
             )?;
         }
         {
-            let mut member = transaction.prepare_cached(
-                "INSERT OR REPLACE INTO profile_member (record_id, profile_id) VALUES (?1, ?2)",
+            insert_rows(
+                &transaction,
+                "INSERT OR REPLACE INTO profile_member (record_id, profile_id) VALUES ",
+                2,
+                outcome.assignments.iter().map(|assignment| {
+                    [
+                        ValueRef::Integer(assignment.record.0),
+                        ValueRef::Text(assignment.profile.as_str().as_bytes()),
+                    ]
+                }),
             )?;
-            let mut identifier = transaction.prepare_cached(
-                "INSERT INTO resolved_identifier (kind, value, record_id) VALUES (?1, ?2, ?3)",
+            // In record order, not the index's: each row's foreign key looks its record up,
+            // and in record order those lookups walk the records' table once instead of
+            // jumping around a table far larger than the page cache.
+            insert_rows(
+                &transaction,
+                "INSERT INTO resolved_identifier (kind, value, record_id) VALUES ",
+                3,
+                outcome.assignments.iter().flat_map(|assignment| {
+                    assignment.identifiers.iter().map(|(kind, value)| {
+                        [
+                            ValueRef::Text(kind.name().as_bytes()),
+                            ValueRef::Text(value.as_bytes()),
+                            ValueRef::Integer(assignment.record.0),
+                        ]
+                    })
+                }),
             )?;
-            for assignment in &outcome.assignments {
-                member.execute(params![assignment.record.0, assignment.profile.as_str()])?;
-                for (kind, value) in &assignment.identifiers {
-                    identifier.execute(params![kind.name(), value, assignment.record.0])?;
-                }
-            }
             let mut event = transaction.prepare_cached(
                 "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES (?1, ?2, ?3, ?4)",
             )?;
@@ -379,18 +473,59 @@ impl Store for SqliteStore {
             let mut merged = transaction.prepare_cached(
                 "UPDATE profile SET merged_into = ?2, merged_run = ?3 WHERE profile_id = ?1",
             )?;
-            for change in &outcome.events {
-                match change {
-                    ProfileEvent::Created { profile } => {
-                        created.execute(params![profile.as_str(), run])?;
-                        event.execute(params![run, "created", profile.as_str(), None::<&str>])?;
-                    }
-                    ProfileEvent::Merged { from, into } => {
-                        merged.execute(params![from.as_str(), into.as_str(), run])?;
-                        event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
-                    }
-                    ProfileEvent::Split { from, new } => {
-                        event.execute(params![run, "split", from.as_str(), new.as_str()])?;
+            let created_event =
+                |change: &ProfileEvent| matches!(change, ProfileEvent::Created { .. });
+            // A first run creates a profile for every person: those go many rows at a time.
+            for changes in outcome
+                .events
+                .chunk_by(|a, b| created_event(a) && created_event(b))
+            {
+                if changes.len() > 1 {
+                    let profiles = changes.iter().filter_map(|change| match change {
+                        ProfileEvent::Created { profile } => Some(profile.as_str().as_bytes()),
+                        _ => None,
+                    });
+                    insert_rows(
+                        &transaction,
+                        "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES ",
+                        2,
+                        profiles
+                            .clone()
+                            .map(|profile| [ValueRef::Text(profile), ValueRef::Integer(run)]),
+                    )?;
+                    insert_rows(
+                        &transaction,
+                        "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES ",
+                        4,
+                        profiles.map(|profile| {
+                            [
+                                ValueRef::Integer(run),
+                                ValueRef::Text(b"created"),
+                                ValueRef::Text(profile),
+                                ValueRef::Null,
+                            ]
+                        }),
+                    )?;
+                    continue;
+                }
+                for change in changes {
+                    match change {
+                        ProfileEvent::Created { profile } => {
+                            created.execute(params![profile.as_str(), run])?;
+                            event.execute(params![
+                                run,
+                                "created",
+                                profile.as_str(),
+                                None::<&str>
+                            ])?;
+                        }
+                        ProfileEvent::Merged { from, into } => {
+                            merged.execute(params![from.as_str(), into.as_str(), run])?;
+                            event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
+                        }
+                        ProfileEvent::Split { from, new } => {
+                            event.execute(params![run, "split", from.as_str(), new.as_str()])?;
+                        }
                     }
                 }
             }

@@ -211,6 +211,8 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
     store
         .apply_resolution(&outcome)
         .context("failed to store profiles")?;
+    // Freeing millions of assignments takes a second or two; nothing waits for it.
+    rayon::spawn(move || drop(outcome));
     Ok(ResolveReport {
         records: total,
         profiles,
@@ -228,7 +230,8 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
 pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
     let store = SqliteStore::open(data_dir).context("failed to open the store")?;
     let started = Instant::now();
-    let loaded = load(&store)?;
+    let mut loaded = load(&store)?;
+    into_canonical_order(&mut loaded);
     let mut resolved: BTreeMap<&ProfileId, Vec<usize>> = BTreeMap::new();
     let mut fresh: Vec<usize> = Vec::new();
     for (i, previous) in loaded.previous.iter().enumerate() {
@@ -237,16 +240,22 @@ pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
             None => fresh.push(i),
         }
     }
-    let facts = &loaded.facts;
-    fresh.sort_by(|&a, &b| facts[a].reference.cmp(&facts[b].reference));
-    let model = learn(facts);
+    // Records are in canonical order, so `fresh` is too, and `learn` needs no copy of them.
+    let model = learn(&loaded.facts);
     let learned = started.elapsed();
 
-    // Index the existing profiles, then resolve each new record on its own.
+    // Index the existing profiles, then resolve each new record on its own. The index takes
+    // the records over instead of copies: each record is handed over exactly once, since a
+    // record is either on one existing profile or fresh.
+    let mut slots: Vec<Option<RecordFacts>> = std::mem::take(&mut loaded.facts)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut take = |i: usize| slots[i].take().expect("each record is handed over once");
     let mut incremental = Incremental::new(&model);
-    let mut order: Vec<usize> = Vec::with_capacity(facts.len());
+    let mut order: Vec<usize> = Vec::with_capacity(loaded.ids.len());
     for members in resolved.values() {
-        incremental.seed(members.iter().map(|&i| facts[i].clone()).collect());
+        incremental.seed(members.iter().map(|&i| take(i)).collect());
         order.extend(members);
     }
     let indexed = started.elapsed();
@@ -254,7 +263,7 @@ pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
     let (mut joined, mut alone) = (0u64, 0u64);
     for &i in &fresh {
         let one = Instant::now();
-        let placement = incremental.resolve(facts[i].clone());
+        let placement = incremental.resolve(take(i));
         latencies.push(one.elapsed());
         order.push(i);
         if placement.joined > 0 {
@@ -318,6 +327,34 @@ pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts the loaded records in canonical order (by reference), keeping their columns aligned.
+fn into_canonical_order(loaded: &mut Loaded) {
+    let mut order: Vec<usize> = (0..loaded.facts.len()).collect();
+    order.par_sort_by(|&a, &b| loaded.facts[a].reference.cmp(&loaded.facts[b].reference));
+    apply_order(&mut loaded.facts, &order);
+    apply_order(&mut loaded.ids, &order);
+    apply_order(&mut loaded.identifiers, &order);
+    apply_order(&mut loaded.previous, &order);
+}
+
+/// Rearranges `items` in place so that position `k` holds what was at `order[k]`, following
+/// the permutation's cycles.
+fn apply_order<T>(items: &mut [T], order: &[usize]) {
+    let mut placed = vec![false; order.len()];
+    for start in 0..order.len() {
+        let mut k = start;
+        while !placed[k] {
+            placed[k] = true;
+            let from = order[k];
+            if from == start {
+                break;
+            }
+            items.swap(k, from);
+            k = from;
+        }
+    }
+}
+
 /// Every identifier of a record, valid or not: what `tessera profile kind:value` looks up.
 fn identifiers_of(attributes: &[Attribute]) -> Vec<(IdKind, String)> {
     attributes
@@ -358,7 +395,7 @@ fn changed_assignments(
 
 fn distinct_profiles(profiles: &[ProfileId]) -> u64 {
     let mut distinct: Vec<&ProfileId> = profiles.iter().collect();
-    distinct.sort_unstable();
+    distinct.par_sort_unstable();
     distinct.dedup();
     distinct.len() as u64
 }
