@@ -34,8 +34,16 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// Read-only connections beside the writer: WAL lets them read while it writes.
+const READERS: usize = 4;
+
 pub struct SqliteStore {
+    /// The one connection that writes (SQLite has one writer at a time anyway).
     connection: Mutex<Connection>,
+    /// Connections that only read, taken in turn, so that reads do not wait for the writer or
+    /// for each other (the server's profile reads beside its access-log appends).
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     path: PathBuf,
     checkpointer: Option<Checkpointer>,
 }
@@ -121,8 +129,19 @@ impl SqliteStore {
         connection.busy_timeout(std::time::Duration::from_secs(30))?;
         migrations().to_latest(&mut connection)?;
         let checkpointer = Some(Checkpointer::start(&path)?);
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open(&path)?;
+                reader.pragma_update(None, "query_only", "ON")?;
+                reader.pragma_update(None, "cache_size", -16384)?;
+                reader.busy_timeout(std::time::Duration::from_secs(30))?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             path,
             checkpointer,
         })
@@ -130,6 +149,21 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A read-only connection: the first free one from a rotating start, else wait for one.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(guard) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return guard;
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -394,7 +428,7 @@ impl Store for SqliteStore {
     }
 
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
              WHERE r.is_current = 1 ORDER BY r.id"
@@ -556,7 +590,7 @@ impl Store for SqliteStore {
     }
 
     fn profile_ages(&self) -> Result<HashMap<ProfileId, u64>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection
             .prepare("SELECT profile_id, created_run FROM profile WHERE merged_into IS NULL")?;
         let rows = statement.query_map([], |r| {
@@ -566,7 +600,7 @@ impl Store for SqliteStore {
     }
 
     fn profile_history(&self, profile: &ProfileId) -> Result<ProfileHistory, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let created_run: Option<i64> = connection
             .query_row(
                 "SELECT created_run FROM profile WHERE profile_id = ?1",
@@ -622,7 +656,7 @@ impl Store for SqliteStore {
     }
 
     fn review_queue(&self, limit: usize) -> Result<Vec<ReviewItem>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT a_source, a_key, b_source, b_key, weight FROM review_pair ORDER BY weight DESC, rowid LIMIT ?1",
         )?;
@@ -662,7 +696,7 @@ impl Store for SqliteStore {
     }
 
     fn decisions(&self, include_reverted: bool) -> Result<Vec<Decision>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT id, a_source, a_key, b_source, b_key, same, decided_at, reverted_at FROM steward_decision
              WHERE ?1 OR reverted_at IS NULL ORDER BY id",
@@ -696,7 +730,7 @@ impl Store for SqliteStore {
             "SELECT {RECORD_COLUMNS} FROM profile_member pm JOIN source_record r ON r.id = pm.record_id
              WHERE pm.profile_id = ?1 AND r.is_current = 1 ORDER BY r.source, r.record_key"
         );
-        collect_records(&self.lock(), &sql, params![profile.as_str()])
+        collect_records(&self.read(), &sql, params![profile.as_str()])
     }
 
     fn records_with_identifier(
@@ -709,7 +743,7 @@ impl Store for SqliteStore {
              LEFT JOIN profile_member pm ON pm.record_id = r.id
              WHERE i.kind = ?1 AND i.value = ?2 AND r.is_current = 1 ORDER BY r.source, r.record_key"
         );
-        collect_records(&self.lock(), &sql, params![kind.name(), value])
+        collect_records(&self.read(), &sql, params![kind.name(), value])
     }
 
     fn record_versions(
@@ -721,11 +755,11 @@ impl Store for SqliteStore {
             "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
              WHERE r.source = ?1 AND r.record_key = ?2 ORDER BY r.version"
         );
-        collect_records(&self.lock(), &sql, params![source.as_str(), key])
+        collect_records(&self.read(), &sql, params![source.as_str(), key])
     }
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let count = |sql: &str| -> Result<u64, StoreError> {
             let n: i64 = connection.query_row(sql, [], |r| r.get(0))?;
             Ok(n as u64)

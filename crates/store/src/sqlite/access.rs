@@ -141,7 +141,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn client_by_token_hash(&self, hash: &[u8; 32]) -> Result<Option<ClientRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(&format!(
             "SELECT {CLIENT_COLUMNS} FROM client WHERE token_hash = ?1"
         ))?;
@@ -150,7 +150,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn clients(&self) -> Result<Vec<ClientRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(&format!(
             "SELECT {CLIENT_COLUMNS} FROM client ORDER BY created_at, client_id"
         ))?;
@@ -210,7 +210,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn access_rows(&self, after: u64, limit: usize) -> Result<Vec<AccessRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT seq, entry, prev_hash, hash FROM access_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -226,7 +226,7 @@ impl AccessStore for SqliteStore {
         if profiles.is_empty() {
             return Ok(Vec::new());
         }
-        let connection = self.lock();
+        let connection = self.read();
         let placeholders = vec!["?"; profiles.len()].join(", ");
         let mut statement = connection.prepare(&format!(
             "SELECT seq, entry, prev_hash, hash FROM access_log WHERE profile_id IN ({placeholders})
@@ -253,7 +253,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn profile_aliases(&self, profile: &ProfileId) -> Result<Vec<ProfileId>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "WITH RECURSIVE alias(id) AS (
                  SELECT ?1
@@ -318,7 +318,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn has_consent(&self, profile: &ProfileId, purpose: &str) -> Result<bool, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(&format!(
             "SELECT EXISTS (SELECT 1 {CONSENT_OF_PROFILE} AND c.purpose = ?2 AND c.withdrawn_at IS NULL)"
         ))?;
@@ -326,7 +326,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn consents(&self, profile: &ProfileId) -> Result<Vec<ConsentRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(&format!(
             "SELECT c.id, c.anchor_source, c.anchor_key, c.purpose, c.granted_at, c.granted_by,
                     c.withdrawn_at, c.withdrawn_by {CONSENT_OF_PROFILE} ORDER BY c.id"
@@ -354,7 +354,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn corrections(&self, open_only: bool) -> Result<Vec<CorrectionRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT id, anchor_source, anchor_key, profile_id, client_id, text, created_at, status
              FROM correction_request WHERE (?1 = 0 OR status = 'open') ORDER BY id",
@@ -374,7 +374,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn sealed_values(&self, records: &[RecordId]) -> Result<Vec<SealedRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT s.record_id, r.source, r.record_key, s.key_id, s.sealed
              FROM sealed_value s JOIN source_record r ON r.id = s.record_id WHERE s.record_id = ?1",
@@ -388,7 +388,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn sealed_not_under(&self, key_id: &str, limit: usize) -> Result<Vec<SealedRow>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT s.record_id, r.source, r.record_key, s.key_id, s.sealed
              FROM sealed_value s JOIN source_record r ON r.id = s.record_id
@@ -414,7 +414,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn sealed_key_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT key_id, count(*) FROM sealed_value GROUP BY key_id ORDER BY key_id",
         )?;
