@@ -145,6 +145,7 @@ pub struct AccessLogView {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LimitQuery {
     /// How many entries, newest first (1 to 1000; default 100).
     limit: Option<usize>,

@@ -159,6 +159,7 @@ pub struct ProfileList {
 
 /// Query of a lookup: exactly one identifier, e.g. `?snils=112-233-445 95`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub(crate) struct LookupQuery {
     /// SNILS, any spacing (`112-233-445 95`).

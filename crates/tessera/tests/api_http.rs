@@ -224,6 +224,22 @@ fn health_and_openapi_need_no_token_and_hold_no_personal_data() {
     ] {
         assert!(document["paths"][path].is_object(), "{path} missing");
     }
+    // Every path parameter is in its path's template (openapi-spec-validator's rule), and
+    // every operation says what it answers.
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(operation["responses"].is_object(), "{method} {path}");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "path" {
+                    let name = parameter["name"].as_str().unwrap();
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: {name}"
+                    );
+                }
+            }
+        }
+    }
     // Every $ref points at a schema the document defines.
     let text = document.to_string();
     for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
