@@ -371,6 +371,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // A command piped into `head` stops quietly when the pipe closes, as Unix tools do,
+        // instead of panicking on the failed print. The server keeps ignoring SIGPIPE: a client
+        // that hangs up must not stop it.
+        // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
