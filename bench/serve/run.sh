@@ -28,7 +28,7 @@ token=$("$bin" --data-dir "$data" clients add --role agency --name "Load test" 2
 before=$("$bin" --data-dir "$data" audit verify | sed -E 's/.*intact: ([0-9,]+) entries.*/\1/' | tr -d ,)
 
 port=18181
-"$bin" --data-dir "$data" serve --listen 127.0.0.1:$port --rate-limit 1000000 2>"$out/serve.log" &
+RUST_LOG=${RUST_LOG:-info} "$bin" --data-dir "$data" serve --listen 127.0.0.1:$port --rate-limit 1000000 2>"$out/serve.log" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 # Wait until the online resolver has loaded: its start-up scan holds the store.

@@ -184,11 +184,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let caller = if token.matches('.').count() == 2 {
             from_jwt(state, token)?
         } else {
-            let state = Arc::clone(state);
-            let token = token.to_string();
-            tokio::task::spawn_blocking(move || from_token(&state, &token))
-                .await
-                .map_err(ApiError::internal)??
+            // One indexed read on a reader connection (tens of microseconds): cheaper on the
+            // async thread than a hand-over to the blocking pool and back.
+            from_token(state, token)?
         };
         if state.limiter.check_key(&caller.id).is_err() {
             return Err(ApiError::RateLimited);

@@ -131,10 +131,9 @@ pub(crate) async fn get_profile(
 ) -> Result<Json<ProfileView>, ApiError> {
     let grant = authorize(&state, &caller, &purpose, Operation::Read)?;
     let requested = parse_profile_id(&id)?;
-    let view = {
-        let (state, caller, grant) = (state.clone(), caller.clone(), grant.clone());
-        blocking(move || load_view(&state, &caller, &grant, &requested)).await?
-    };
+    // A handful of indexed reads on a reader connection: run here rather than handed to the
+    // blocking pool, which cost more than the reads (bench/serve, docs/benchmarks.md).
+    let view = load_view(&state, &caller, &grant, &requested)?;
     let profile = ProfileId::new(view.id.clone());
     state
         .audit
