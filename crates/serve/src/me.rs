@@ -282,38 +282,78 @@ pub(crate) async fn file_correction(
     ))
 }
 
-/// Grants or withdraws consent for `purpose` on `profile` (following a merged id).
-pub(crate) fn change_consent(
-    state: &AppState,
-    profile: &ProfileId,
-    purpose: &str,
-    by: &str,
+/// Grants or withdraws consent for `purpose` on `profile` (following a merged id), logs it,
+/// and says what holds now. A grant is anchored on `anchor` (the person's own record) or, for an
+/// agency acting on the person's behalf, on the profile's first record; the log says which.
+pub(crate) async fn change_consent(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    request: &RequestId,
+    profile: ProfileId,
+    anchor: Option<RecordAddress>,
+    purpose: String,
     grant: bool,
-) -> Result<(), ApiError> {
+) -> Result<ConsentState, ApiError> {
     if !state.policy.purposes().any(|(p, _)| p.as_str() == purpose) {
         return Err(ApiError::Refused(tessera_policy::Refusal::UnknownPurpose(
             purpose.chars().take(64).collect(),
         )));
     }
-    let store = state.store.as_ref();
-    let mut records = store.profile_records(profile)?;
-    let mut current = profile.clone();
-    if records.is_empty()
-        && let Some(survivor) = store.profile_history(profile)?.merged_into
-    {
-        records = store.profile_records(&survivor)?;
-        current = survivor;
-    }
-    let Some(first) = records.first() else {
-        return Err(ApiError::NotFound(format!("no profile {profile}")));
-    };
-    if grant {
-        let anchor = (first.reference.source.clone(), first.reference.key.clone());
-        store.grant_consent(&anchor, purpose, by, Utc::now())?;
+    let on_behalf = caller.role != Role::Person;
+    let by = if on_behalf {
+        format!("{} ({}) on the person's behalf", caller.name, caller.id)
     } else {
-        store.withdraw_consent(&current, purpose, by, Utc::now())?;
-    }
-    Ok(())
+        caller.name.clone()
+    };
+    let current = {
+        let (state, purpose) = (Arc::clone(state), purpose.clone());
+        blocking(move || {
+            let store = state.store.as_ref();
+            let mut records = store.profile_records(&profile)?;
+            let mut current = profile.clone();
+            if records.is_empty()
+                && let Some(survivor) = store.profile_history(&profile)?.merged_into
+            {
+                records = store.profile_records(&survivor)?;
+                current = survivor;
+            }
+            let Some(first) = records.first() else {
+                return Err(ApiError::NotFound(format!("no profile {profile}")));
+            };
+            if grant {
+                let anchor = anchor.unwrap_or_else(|| {
+                    (first.reference.source.clone(), first.reference.key.clone())
+                });
+                store.grant_consent(&anchor, &purpose, &by, Utc::now())?;
+            } else {
+                store.withdraw_consent(&current, &purpose, &by, Utc::now())?;
+            }
+            Ok(current)
+        })
+        .await?
+    };
+    let action = if grant {
+        Action::ConsentGrant
+    } else {
+        Action::ConsentWithdraw
+    };
+    state
+        .audit
+        .append(&entry(
+            caller,
+            request,
+            Some(&purpose),
+            action,
+            Some(&current),
+            Vec::new(),
+            on_behalf.then(|| "on the person's behalf".to_string()),
+        ))
+        .await?;
+    Ok(ConsentState {
+        profile: current.as_str().to_string(),
+        purpose,
+        granted: grant,
+    })
 }
 
 /// Consents to a purpose (for example `employer_check`, so an employer may check your permit).
@@ -365,47 +405,12 @@ async fn own_consent(
 ) -> Result<Json<ConsentState>, ApiError> {
     let anchor = person(&caller)?;
     let own = {
-        let (state, purpose, by) = (state.clone(), purpose.clone(), caller.name.clone());
-        blocking(move || {
-            let own = own_profile(&state, &anchor)?;
-            if grant {
-                if !state.policy.purposes().any(|(p, _)| p.as_str() == purpose) {
-                    return Err(ApiError::Refused(tessera_policy::Refusal::UnknownPurpose(
-                        purpose.chars().take(64).collect(),
-                    )));
-                }
-                state
-                    .store
-                    .grant_consent(&anchor, &purpose, &by, Utc::now())?;
-            } else {
-                change_consent(&state, &own, &purpose, &by, false)?;
-            }
-            Ok(own)
-        })
-        .await?
+        let (state, anchor) = (state.clone(), anchor.clone());
+        blocking(move || own_profile(&state, &anchor)).await?
     };
-    let action = if grant {
-        Action::ConsentGrant
-    } else {
-        Action::ConsentWithdraw
-    };
-    state
-        .audit
-        .append(&entry(
-            &caller,
-            &request,
-            Some(&purpose),
-            action,
-            Some(&own),
-            Vec::new(),
-            None,
-        ))
-        .await?;
-    Ok(Json(ConsentState {
-        profile: own.as_str().to_string(),
-        purpose,
-        granted: grant,
-    }))
+    let changed =
+        change_consent(&state, &caller, &request, own, Some(anchor), purpose, grant).await?;
+    Ok(Json(changed))
 }
 
 /// A correction request as a steward sees it.

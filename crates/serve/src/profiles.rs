@@ -477,41 +477,12 @@ async fn on_behalf(
         });
     }
     let profile = parse_profile_id(&id)?;
-    let (state2, profile2, purpose2, by) = (
-        state.clone(),
-        profile.clone(),
-        purpose.clone(),
-        format!("{} ({}) on the person's behalf", caller.name, caller.id),
-    );
-    blocking(move || crate::me::change_consent(&state2, &profile2, &purpose2, &by, grant)).await?;
-    let action = if grant {
-        Action::ConsentGrant
-    } else {
-        Action::ConsentWithdraw
-    };
-    state
-        .audit
-        .append(&entry(
-            &caller,
-            &request,
-            Some(&purpose),
-            action,
-            Some(&profile),
-            Vec::new(),
-            Some("on the person's behalf".into()),
-        ))
-        .await?;
+    let changed =
+        crate::me::change_consent(&state, &caller, &request, profile, None, purpose, grant).await?;
     let status = if grant {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(ConsentState {
-            profile: profile.as_str().to_string(),
-            purpose,
-            granted: grant,
-        }),
-    ))
+    Ok((status, Json(changed)))
 }
