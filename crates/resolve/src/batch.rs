@@ -123,9 +123,9 @@ fn classify(score: &crate::model::PairScore, comparison: &Comparison) -> u8 {
     class
 }
 
-/// Moves `records` into `order` (`order[k]` is the input position of the `k`-th record) in
-/// place, by following the permutation's cycles: no second copy of millions of records.
-fn into_order(mut records: Vec<RecordFacts>, order: &[usize]) -> Vec<RecordFacts> {
+/// Rearranges `items` in place so that position `k` holds what was at `order[k]`, by following
+/// the permutation's cycles: no second copy of millions of records.
+pub fn apply_order<T>(items: &mut [T], order: &[usize]) {
     let mut placed = vec![false; order.len()];
     for start in 0..order.len() {
         let mut k = start;
@@ -135,11 +135,10 @@ fn into_order(mut records: Vec<RecordFacts>, order: &[usize]) -> Vec<RecordFacts
             if from == start {
                 break;
             }
-            records.swap(k, from);
+            items.swap(k, from);
             k = from;
         }
     }
-    records
 }
 
 /// Learns the model exactly as a batch run over `records` would, without clustering: for
@@ -189,7 +188,8 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         .collect();
     keys.par_sort_unstable();
     let order: Vec<usize> = keys.into_iter().map(|key| key.3).collect();
-    let records = into_order(records, &order);
+    let mut records = records;
+    apply_order(&mut records, &order);
 
     let (pairs, blocking) = candidate_pairs(&records);
     let comparisons: Vec<Comparison> = pairs
@@ -323,7 +323,8 @@ mod order_tests {
         let records: Vec<RecordFacts> = keys.iter().map(|k| record(k)).collect();
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_by_key(|&i| keys[i]);
-        let sorted = into_order(records, &order);
+        let mut sorted = records;
+        apply_order(&mut sorted, &order);
         let got: Vec<&str> = sorted.iter().map(|r| r.reference.key.as_str()).collect();
         assert_eq!(got, ["a", "b", "c", "d", "e", "f"]);
     }

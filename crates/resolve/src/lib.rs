@@ -25,7 +25,7 @@ mod stable_ids;
 
 pub use batch::{
     History, LINK_THRESHOLD_BITS, MAX_REVIEW_PAIRS, REVIEW_FLOOR_BITS, Resolution, ResolveStats,
-    ReviewPair, StewardDecision, learn, resolve, resolve_with_history,
+    ReviewPair, StewardDecision, apply_order, learn, resolve, resolve_with_history,
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;

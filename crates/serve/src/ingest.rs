@@ -20,7 +20,7 @@ use tessera_resolve::{ProfileChange, RecordFacts};
 use tessera_seal::Keyring;
 use tessera_store::{
     Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome,
-    SealedBlob, Sealer,
+    SealedBlob, Sealer, lookup_identifiers,
 };
 use utoipa::ToSchema;
 
@@ -248,28 +248,29 @@ fn store_and_resolve(
             .iter()
             .map(|a| a.kind().name().to_string())
             .collect();
-        let (status, profile) = match (&current.profile, versions.len()) {
+        // The profile the record's previous version was on, if any: a changed record stays there.
+        let previous = versions
+            .len()
+            .checked_sub(2)
+            .and_then(|i| versions[i].profile.clone());
+        let (status, profile) = match (&current.profile, previous) {
             (Some(profile), _) => ("unchanged", profile.clone()),
-            (None, n) if n > 1 && versions[n - 2].profile.is_some() => {
-                let profile = versions[n - 2]
-                    .profile
-                    .clone()
-                    .unwrap_or_else(|| ProfileId::new(String::new()));
+            (None, Some(profile)) => {
                 assignments.push(Assignment {
                     record: current.id,
                     profile: profile.clone(),
-                    identifiers: identifiers(&current.attributes),
+                    identifiers: lookup_identifiers(&current.attributes),
                 });
                 ("changed", profile)
             }
-            (None, _) => {
+            (None, None) => {
                 let facts =
                     RecordFacts::from_attributes(current.reference.clone(), &current.attributes);
                 let placed = online.resolve(facts);
                 assignments.push(Assignment {
                     record: current.id,
                     profile: placed.profile.clone(),
-                    identifiers: identifiers(&current.attributes),
+                    identifiers: lookup_identifiers(&current.attributes),
                 });
                 events.extend(placed.changes.into_iter().map(|change| match change {
                     ProfileChange::Created { profile } => ProfileEvent::Created { profile },
@@ -307,14 +308,4 @@ fn store_and_resolve(
         })?;
     }
     Ok((results, written))
-}
-
-fn identifiers(attributes: &[tessera_model::Attribute]) -> Vec<(tessera_model::IdKind, String)> {
-    attributes
-        .iter()
-        .filter_map(|a| match a {
-            tessera_model::Attribute::Identifier(id) => Some((id.kind, id.value.clone())),
-            _ => None,
-        })
-        .collect()
 }

@@ -104,6 +104,18 @@ pub struct Assignment {
     pub identifiers: Vec<(IdKind, String)>,
 }
 
+/// Every identifier of a record, valid or not, canonical: what an [`Assignment`] makes findable
+/// by `kind:value`.
+pub fn lookup_identifiers(attributes: &[Attribute]) -> Vec<(IdKind, String)> {
+    attributes
+        .iter()
+        .filter_map(|attribute| match attribute {
+            Attribute::Identifier(id) => Some((id.kind, id.value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What a resolution run did to one profile id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProfileEvent {

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use rayon::prelude::*;
-use tessera_model::{Attribute, IdKind, ProfileId};
+use tessera_model::{IdKind, ProfileId};
 use tessera_resolve::{
-    History, Incremental, ProfileChange, RecordFacts, ResolveStats, StewardDecision,
+    History, Incremental, ProfileChange, RecordFacts, ResolveStats, StewardDecision, apply_order,
     assign_stable_ids, learn, resolve_with_history,
 };
 use tessera_store::{
     Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, SqliteStore, Store,
-    StoredRecord,
+    StoredRecord, lookup_identifiers,
 };
 
 use crate::count;
@@ -131,7 +131,9 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
         loaded.facts.extend(extracted);
         for record in chunk.drain(..) {
             loaded.ids.push(record.id);
-            loaded.identifiers.push(identifiers_of(&record.attributes));
+            loaded
+                .identifiers
+                .push(lookup_identifiers(&record.attributes));
             loaded.previous.push(record.profile);
         }
     };
@@ -335,35 +337,6 @@ fn into_canonical_order(loaded: &mut Loaded) {
     apply_order(&mut loaded.ids, &order);
     apply_order(&mut loaded.identifiers, &order);
     apply_order(&mut loaded.previous, &order);
-}
-
-/// Rearranges `items` in place so that position `k` holds what was at `order[k]`, following
-/// the permutation's cycles.
-fn apply_order<T>(items: &mut [T], order: &[usize]) {
-    let mut placed = vec![false; order.len()];
-    for start in 0..order.len() {
-        let mut k = start;
-        while !placed[k] {
-            placed[k] = true;
-            let from = order[k];
-            if from == start {
-                break;
-            }
-            items.swap(k, from);
-            k = from;
-        }
-    }
-}
-
-/// Every identifier of a record, valid or not: what `tessera profile kind:value` looks up.
-fn identifiers_of(attributes: &[Attribute]) -> Vec<(IdKind, String)> {
-    attributes
-        .iter()
-        .filter_map(|attribute| match attribute {
-            Attribute::Identifier(id) => Some((id.kind, id.value.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The assignments a run must store: records whose profile changed (the lookup already has
