@@ -42,7 +42,7 @@ use utoipa_axum::routes;
 pub use auth::{Caller, JwtConfig, new_token, token_hash};
 pub use error::{ApiError, ErrorBody};
 pub use ingest::KeyringSealer;
-pub use state::{AppState, Backend, KeySource, ServeConfig};
+pub use state::{AppState, KeySource, ServeConfig};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 4 << 20;

@@ -12,14 +12,10 @@ use tessera_ingest::Mapping;
 use tessera_policy::Policy;
 use tessera_resolve::{Incremental, Online, RecordFacts, learn};
 use tessera_seal::Keyring;
-use tessera_store::{AccessStore, Store};
+use tessera_store::{AccessStore, Database};
 
 use crate::audit::AuditLog;
 use crate::auth::JwtConfig;
-
-/// The store as the API needs it: records and profiles, and clients, log and consents.
-pub trait Backend: Store + AccessStore {}
-impl<T: Store + AccessStore> Backend for T {}
 
 /// How the server behaves, beyond what it serves.
 #[derive(Clone, Debug)]
@@ -86,7 +82,7 @@ pub(crate) struct OnlineCell {
 }
 
 pub struct AppState {
-    pub(crate) store: Arc<dyn Backend>,
+    pub(crate) store: Arc<dyn Database>,
     pub(crate) policy: Policy,
     keys: KeyringCell,
     pub(crate) audit: AuditLog,
@@ -99,7 +95,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
-        store: Arc<dyn Backend>,
+        store: Arc<dyn Database>,
         policy: Policy,
         keys: KeySource,
         mappings: Vec<Mapping>,

@@ -15,7 +15,7 @@ use tessera_store::{RecordId, StoredRecord, special_aad};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::state::Backend;
+use tessera_store::Database;
 
 /// Where a value came from.
 #[derive(Clone, Debug, Serialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,7 +59,7 @@ impl ProfileView {
 /// Opens the special values of `records` (all of them: the caller filters) and adds them to
 /// each record's attributes.
 pub(crate) fn open_special(
-    store: &dyn Backend,
+    store: &dyn Database,
     keyring: &Keyring,
     records: &mut [StoredRecord],
 ) -> Result<(), ApiError> {

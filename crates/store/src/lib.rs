@@ -263,3 +263,8 @@ pub trait Store: Send + Sync {
 
     fn counts(&self) -> Result<StoreCounts, StoreError>;
 }
+
+/// Everything a Tessera process keeps in its database: records and profiles ([`Store`]), and
+/// clients, the access log, consents and sealed values ([`AccessStore`]). Every backend is one.
+pub trait Database: Store + AccessStore {}
+impl<T: Store + AccessStore> Database for T {}

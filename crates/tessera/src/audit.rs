@@ -4,15 +4,13 @@
 //! The command line is an operator's tool on a local store: its reads are logged like the API's,
 //! as the client `cli:<user>` with the role `steward` and the purpose the operator names.
 
-use std::path::Path;
-
 use anyhow::Context;
 use chrono::Utc;
 use tessera_model::ProfileId;
 use tessera_policy::{
     AccessEntry, Action, Grant, Operation, Role, StoredEntry, chain_hash, verify_chain,
 };
-use tessera_store::{AccessStore, NewAccess, SqliteStore};
+use tessera_store::{AccessStore, NewAccess};
 
 use crate::{Settings, count, input_error};
 
@@ -124,10 +122,11 @@ pub(crate) fn log_records(
 }
 
 /// Logs a resolution run: it writes every profile assignment, so it is a write of personal data.
-pub(crate) fn log_resolution(data_dir: &Path, kind: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn log_resolution(context: &Settings, kind: &str) -> anyhow::Result<()> {
+    let store = context.open_store()?;
+    let store = &*store;
     log_cli(
-        &store,
+        store,
         Action::Resolve,
         None,
         &[],
@@ -136,8 +135,9 @@ pub(crate) fn log_resolution(data_dir: &Path, kind: &str) -> anyhow::Result<()> 
 }
 
 /// `tessera audit verify`: recomputes the chain; names the first tampered or missing entry.
-pub(crate) fn verify(data_dir: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn verify(context: &Settings) -> anyhow::Result<()> {
+    let store = context.open_store()?;
+    let store = &*store;
     let mut rows = Vec::new();
     let mut after = 0;
     loop {

@@ -2,13 +2,10 @@
 //! is stored. A person's client is bound to one of their records, so it follows them through
 //! merges and splits of their profile.
 
-use std::path::Path;
-
-use anyhow::Context;
 use chrono::Utc;
 use tessera_model::ProfileId;
 use tessera_policy::Role;
-use tessera_store::{AccessStore, ClientRow, SqliteStore, Store};
+use tessera_store::ClientRow;
 
 use crate::{Settings, input_error};
 
@@ -32,7 +29,8 @@ pub(crate) fn add(context: &Settings, new: NewClient) -> anyhow::Result<()> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err(input_error("--name must be 1 to 100 characters"));
     }
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     let anchor = match (role, new.profile.as_deref()) {
         (Role::Person, Some(profile)) => {
             let records = store.profile_records(&ProfileId::new(profile.to_string()))?;
@@ -84,8 +82,9 @@ fn rand_id() -> u64 {
     bytes.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b))
 }
 
-pub(crate) fn list(data_dir: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn list(context: &Settings) -> anyhow::Result<()> {
+    let store = context.open_store()?;
+    let store = &*store;
     for client in store.clients()? {
         let state = match client.revoked_at {
             Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
@@ -107,8 +106,9 @@ pub(crate) fn list(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn revoke(data_dir: &Path, id: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn revoke(context: &Settings, id: &str) -> anyhow::Result<()> {
+    let store = context.open_store()?;
+    let store = &*store;
     if store.revoke_client(id, Utc::now())? {
         println!("revoked {id}; its token no longer works");
         Ok(())

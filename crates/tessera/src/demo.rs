@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use tessera_model::{Attribute, IdKind, ProfileId};
-use tessera_store::{DATABASE_FILE, SqliteStore, Store};
+use tessera_store::{DATABASE_FILE, Store};
 use tessera_synth::{CityConfig, generate};
 
 use crate::{Settings, count, evaluation, import, input_error, resolution};
@@ -54,6 +54,18 @@ fn prepare_data_dir(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Resul
 pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Result<()> {
     let data_dir = context.data_dir.as_path();
     let started = Instant::now();
+    if context.database.is_some() {
+        // A shared database is never wiped by a demo: it must start empty.
+        let store = context.open_store()?;
+        let held = store.counts()?.versions;
+        if held > 0 {
+            return Err(input_error(format!(
+                "the database given by --database already holds {} record versions; the demo \
+                 needs an empty one (a new database, or a new schema in the URL's search_path)",
+                count(held)
+            )));
+        }
+    }
     prepare_data_dir(data_dir, persons, seed)?;
     let input_dir = data_dir.join("demo-input");
     let city = generate(&CityConfig { persons, seed }, &input_dir)
@@ -68,7 +80,8 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
         started.elapsed().as_secs_f64()
     );
 
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     let keyring = crate::keys::open_keyring(context)?;
     let sealer = tessera_serve::KeyringSealer(&keyring);
     let import_started = Instant::now();
@@ -82,9 +95,9 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
         fs::copy(&source.mapping_path, &copy)
             .with_context(|| format!("failed to write {}", copy.display()))?;
         let report =
-            import::import_file(&store, data_dir, &mapping, &source.data_path, true, &sealer)?;
+            import::import_file(store, data_dir, &mapping, &source.data_path, true, &sealer)?;
         report.print();
-        report.log(&store)?;
+        report.log(store)?;
         if let Some(failure) = report.failure {
             return Err(
                 anyhow::Error::new(failure).context("the demo's own file could not be imported")
@@ -93,16 +106,16 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
     }
     println!("imported in {:.1}s", import_started.elapsed().as_secs_f64());
 
-    resolution::resolve_store(&store)?.print();
+    resolution::resolve_store(store)?.print();
     crate::audit::log_cli(
-        &store,
+        store,
         tessera_policy::Action::Resolve,
         None,
         &[],
         Some("batch resolution (demo)".into()),
     )?;
 
-    let report = evaluation::against_truth(&store, &city.truth_path)?;
+    let report = evaluation::against_truth(store, &city.truth_path)?;
     println!(
         "\nhow well the profiles match the generator's truth ({}):",
         city.truth_path.display()
@@ -112,7 +125,7 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
         "\ndone in {:.1}s. Look a person up:",
         started.elapsed().as_secs_f64()
     );
-    if let Some((example, profile)) = example_lookup(&store)? {
+    if let Some((example, profile)) = example_lookup(store)? {
         let dir = data_dir.display();
         println!("  tessera --data-dir {dir} profile {example} --purpose data_quality");
         println!(

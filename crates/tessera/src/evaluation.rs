@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::Context;
 use tessera_resolve::{Evaluation, evaluate};
-use tessera_store::{SqliteStore, Store};
+use tessera_store::Store;
 
-use crate::{count, input_error};
+use crate::{Settings, count, input_error};
 
 /// An evaluation plus how the store and the truth file lined up.
 pub(crate) struct TruthReport {
@@ -20,9 +19,10 @@ pub(crate) struct TruthReport {
     pub(crate) unresolved: u64,
 }
 
-pub(crate) fn run(data_dir: &Path, truth: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
-    let report = against_truth(&store, truth)?;
+pub(crate) fn run(context: &Settings, truth: &Path) -> anyhow::Result<()> {
+    let store = context.open_store()?;
+    let store = &*store;
+    let report = against_truth(store, truth)?;
     print!("{}", report.render());
     Ok(())
 }

@@ -5,12 +5,11 @@
 //! (training is deterministic), so the weights shown are the ones the last resolution used as
 //! long as no record changed since.
 
-use anyhow::Context;
 use tessera_model::{ProfileId, SourceId};
 use tessera_resolve::{
     LINK_THRESHOLD_BITS, Model, PairExplanation, RecordFacts, explain_pair, learn,
 };
-use tessera_store::{SqliteStore, Store, StoredRecord};
+use tessera_store::{Store, StoredRecord};
 
 use crate::input_error;
 
@@ -24,9 +23,10 @@ pub(crate) fn run(
     purpose: Option<&str>,
 ) -> anyhow::Result<()> {
     let grant = crate::audit::authorize_cli(context, purpose, tessera_policy::Operation::Read)?;
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     let records = match second {
-        Some(second) => vec![find_record(&store, first)?, find_record(&store, second)?],
+        Some(second) => vec![find_record(store, first)?, find_record(store, second)?],
         None => {
             let records = store.profile_records(&ProfileId::new(first.to_string()))?;
             if records.is_empty() {
@@ -37,8 +37,8 @@ pub(crate) fn run(
             records
         }
     };
-    crate::audit::log_records(&store, tessera_policy::Action::Explain, &grant, &records)?;
-    let model = train(&store)?;
+    crate::audit::log_records(store, tessera_policy::Action::Explain, &grant, &records)?;
+    let model = train(store)?;
     let facts: Vec<RecordFacts> = records
         .iter()
         .map(|r| RecordFacts::from_attributes(r.reference.clone(), &r.attributes))

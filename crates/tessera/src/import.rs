@@ -25,7 +25,7 @@ use tessera_model::SourceId;
 use tessera_policy::Action;
 use tessera_serve::KeyringSealer;
 use tessera_store::{
-    AccessStore, ImportEnd, ImportStatus, PreparedRecord, Sealer, SqliteStore, Store, WriteCounts,
+    AccessStore, ImportEnd, ImportStatus, PreparedRecord, Sealer, Store, WriteCounts,
 };
 
 use crate::{Settings, count, input_error};
@@ -114,13 +114,14 @@ pub(crate) fn run(
 ) -> anyhow::Result<()> {
     let data_dir = context.data_dir.as_path();
     let mapping = load_mapping(mapping_path)?;
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     let keyring = crate::keys::open_keyring(context)?;
     let sealer = KeyringSealer(&keyring);
     let mut failures = Vec::new();
     for file in files {
-        let report = import_file(&store, data_dir, &mapping, file, true, &sealer)?;
-        report.log(&store)?;
+        let report = import_file(store, data_dir, &mapping, file, true, &sealer)?;
+        report.log(store)?;
         if report.rows > 0 || report.failure.is_none() {
             report.print();
         }

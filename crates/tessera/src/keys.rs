@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use tessera_seal::{KeyId, Keyring, Sealed};
-use tessera_store::{AccessStore, SealedBlob, SealedRow, SqliteStore};
+use tessera_store::{SealedBlob, SealedRow};
 
 use crate::{Settings, count};
 
@@ -38,7 +38,8 @@ pub(crate) fn open_keyring(context: &Settings) -> anyhow::Result<Keyring> {
 /// `tessera keys status`: the keys and how many sealed values each holds.
 pub(crate) fn status(context: &Settings) -> anyhow::Result<()> {
     let keyring = open_keyring(context)?;
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     let counts = store.sealed_key_counts()?;
     println!("keyring {}", key_file(context).display());
     for id in keyring.key_ids() {
@@ -74,7 +75,8 @@ pub(crate) fn rotate(context: &Settings, keep_old: bool) -> anyhow::Result<()> {
     }
     let path = key_file(context);
     let mut keyring = open_keyring(context)?;
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     let old: Vec<KeyId> = keyring.key_ids();
     let new = keyring.rotate(Utc::now());
     keyring

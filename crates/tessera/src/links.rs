@@ -5,7 +5,6 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use tessera_store::{SqliteStore, Store};
 
 use crate::{count, input_error};
 
@@ -15,10 +14,11 @@ pub(crate) fn run(
     purpose: Option<&str>,
 ) -> anyhow::Result<()> {
     let grant = crate::audit::authorize_cli(context, purpose, tessera_policy::Operation::Read)?;
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     // The export names every record and its profile: one entry for the whole export.
     crate::audit::log_cli(
-        &store,
+        store,
         tessera_policy::Action::Export,
         Some(grant.purpose.as_str()),
         &[],

@@ -6,6 +6,7 @@
 
 mod audit;
 mod clients;
+mod database;
 mod demo;
 mod evaluation;
 mod explain;
@@ -73,6 +74,11 @@ struct Cli {
     /// The access policy (TOML; `tessera policy` prints the default to start from).
     #[arg(long, global = true, env = "TESSERA_POLICY")]
     policy: Option<PathBuf>,
+
+    /// The database: `postgres://user@host:port/db` for PostgreSQL (several nodes share one);
+    /// unset, the embedded SQLite file in the data directory.
+    #[arg(long, global = true, env = "TESSERA_DATABASE_URL")]
+    database: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -253,6 +259,14 @@ pub(crate) struct Settings {
     pub(crate) data_dir: PathBuf,
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) policy: tessera_policy::Policy,
+    pub(crate) database: Option<String>,
+}
+
+impl Settings {
+    /// Opens the database the command works on, bringing its schema up to date.
+    pub(crate) fn open_store(&self) -> anyhow::Result<Box<dyn tessera_store::Database>> {
+        database::open(self.database.as_deref(), &self.data_dir)
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -260,8 +274,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data_dir.clone(),
         key_file: cli.key_file.clone(),
         policy: policy::load(cli.policy.as_deref())?,
+        database: cli.database.clone(),
     };
-    let data_dir = &cli.data_dir;
     match cli.command {
         Command::Import {
             mapping,
@@ -270,19 +284,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             import::run(&context, &mapping, &files)?;
             if resolve {
-                resolution::run_incremental(data_dir)?;
-                audit::log_resolution(data_dir, "incremental, after import")
+                resolution::run_incremental(&context)?;
+                audit::log_resolution(&context, "incremental, after import")
             } else {
                 Ok(())
             }
         }
         Command::Resolve { incremental: false } => {
-            resolution::run(data_dir)?;
-            audit::log_resolution(data_dir, "batch")
+            resolution::run(&context)?;
+            audit::log_resolution(&context, "batch")
         }
         Command::Resolve { incremental: true } => {
-            resolution::run_incremental(data_dir)?;
-            audit::log_resolution(data_dir, "incremental")
+            resolution::run_incremental(&context)?;
+            audit::log_resolution(&context, "incremental")
         }
         Command::Links { out, purpose } => links::run(&context, &out, purpose.purpose.as_deref()),
         Command::Profile { target, purpose } => {
@@ -330,9 +344,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sources,
             },
         ),
-        Command::Clients(ClientsCommand::List) => clients::list(data_dir),
-        Command::Clients(ClientsCommand::Revoke { id }) => clients::revoke(data_dir, &id),
-        Command::Audit(AuditCommand::Verify) => audit::verify(data_dir),
+        Command::Clients(ClientsCommand::List) => clients::list(&context),
+        Command::Clients(ClientsCommand::Revoke { id }) => clients::revoke(&context, &id),
+        Command::Audit(AuditCommand::Verify) => audit::verify(&context),
         Command::Keys(KeysCommand::Status) => keys::status(&context),
         Command::Keys(KeysCommand::Rotate { keep_old }) => keys::rotate(&context, keep_old),
         Command::Policy => {
@@ -364,7 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             review::run(&context, action, purpose.purpose.as_deref())
         }
-        Command::Eval { truth } => evaluation::run(data_dir, &truth),
+        Command::Eval { truth } => evaluation::run(&context, &truth),
         Command::Demo { persons, seed } => demo::run(&context, persons, seed),
     }
 }

@@ -6,9 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Context;
 use tessera_model::{Attribute, IdKind, Identifier, PersonName, ProfileId, Validity};
-use tessera_store::{ProfileEvent, ProfileHistory, SqliteStore, Store, StoredRecord};
+use tessera_store::{ProfileEvent, ProfileHistory, Store, StoredRecord};
 
 use tessera_policy::{Action, Operation};
 
@@ -21,8 +20,9 @@ pub(crate) fn run(context: &Settings, target: &str, purpose: Option<&str>) -> an
         Operation::Read
     };
     let grant = crate::audit::authorize_cli(context, purpose, operation)?;
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
-    let profiles = find_profiles(&store, target)?;
+    let store = context.open_store()?;
+    let store = &*store;
+    let profiles = find_profiles(store, target)?;
     let mut shown = Vec::with_capacity(profiles.len());
     for profile in &profiles {
         let mut records = store.profile_records(profile)?;
@@ -47,7 +47,7 @@ pub(crate) fn run(context: &Settings, target: &str, purpose: Option<&str>) -> an
         .iter()
         .map(|(p, _, kinds)| (p.clone(), kinds.clone()))
         .collect();
-    crate::audit::log_cli(&store, action, Some(grant.purpose.as_str()), &logged, None)?;
+    crate::audit::log_cli(store, action, Some(grant.purpose.as_str()), &logged, None)?;
     for (i, (profile, records, _)) in shown.iter().enumerate() {
         if i > 0 {
             println!();

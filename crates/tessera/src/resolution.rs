@@ -1,7 +1,6 @@
 //! `tessera resolve`: read every current record, resolve, and store the profile assignments.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,11 +12,11 @@ use tessera_resolve::{
     assign_stable_ids, learn, resolve_with_history,
 };
 use tessera_store::{
-    Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, SqliteStore, Store,
-    StoredRecord, lookup_identifiers,
+    Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, Store, StoredRecord,
+    lookup_identifiers,
 };
 
-use crate::count;
+use crate::{Settings, count};
 
 /// Records whose facts are extracted together, in parallel.
 const FACTS_CHUNK: usize = 8192;
@@ -97,9 +96,10 @@ impl ResolveReport {
     }
 }
 
-pub(crate) fn run(data_dir: &Path) -> anyhow::Result<ResolveReport> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
-    let report = resolve_store(&store)?;
+pub(crate) fn run(context: &Settings) -> anyhow::Result<ResolveReport> {
+    let store = context.open_store()?;
+    let store = &*store;
+    let report = resolve_store(store)?;
     report.print();
     Ok(report)
 }
@@ -229,10 +229,11 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
 /// `tessera resolve --incremental`: resolves the records that no run has resolved yet one at a
 /// time against the existing profiles, without re-clustering anything, and reports how long each
 /// record took. With no profiles yet, every record is resolved this way, in canonical order.
-pub(crate) fn run_incremental(data_dir: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(data_dir).context("failed to open the store")?;
+pub(crate) fn run_incremental(context: &Settings) -> anyhow::Result<()> {
+    let store = context.open_store()?;
+    let store = &*store;
     let started = Instant::now();
-    let mut loaded = load(&store)?;
+    let mut loaded = load(store)?;
     into_canonical_order(&mut loaded);
     let mut resolved: BTreeMap<&ProfileId, Vec<usize>> = BTreeMap::new();
     let mut fresh: Vec<usize> = Vec::new();

@@ -2,12 +2,11 @@
 //! apart, with the evidence, and records decisions ("the same person" / "not the same") that
 //! every later `tessera resolve` respects until they are undone.
 
-use anyhow::Context;
 use chrono::Utc;
 use tessera_model::{RecordKey, SourceId};
 use tessera_policy::Action::Review;
 use tessera_resolve::{RecordFacts, explain_pair};
-use tessera_store::{SqliteStore, Store};
+use tessera_store::Database;
 
 use crate::explain::{find_record, render_pair, train};
 use crate::input_error;
@@ -26,15 +25,16 @@ pub(crate) fn run(
     purpose: Option<&str>,
 ) -> anyhow::Result<()> {
     let grant = crate::audit::authorize_cli(context, purpose, tessera_policy::Operation::Read)?;
-    let store = SqliteStore::open(&context.data_dir).context("failed to open the store")?;
+    let store = context.open_store()?;
+    let store = &*store;
     match action {
-        Action::List { limit } => list(&store, limit, &grant),
+        Action::List { limit } => list(store, limit, &grant),
         Action::Decide { a, b, same } => {
-            let (a, b) = (find_record(&store, &a)?, find_record(&store, &b)?);
+            let (a, b) = (find_record(store, &a)?, find_record(store, &b)?);
             if a.reference.source == b.reference.source && a.reference.key == b.reference.key {
                 return Err(input_error("a decision needs two different records"));
             }
-            crate::audit::log_records(&store, Review, &grant, &[a.clone(), b.clone()])?;
+            crate::audit::log_records(store, Review, &grant, &[a.clone(), b.clone()])?;
             let a = (a.reference.source, a.reference.key);
             let b = (b.reference.source, b.reference.key);
             let id = store.record_decision(&a, &b, same, Utc::now())?;
@@ -80,7 +80,7 @@ pub(crate) fn run(
     }
 }
 
-fn list(store: &SqliteStore, limit: usize, grant: &tessera_policy::Grant) -> anyhow::Result<()> {
+fn list(store: &dyn Database, limit: usize, grant: &tessera_policy::Grant) -> anyhow::Result<()> {
     let queue = store.review_queue(limit)?;
     if queue.is_empty() {
         println!("the review queue is empty (run `tessera resolve` first if you imported since)");

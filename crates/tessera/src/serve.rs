@@ -10,7 +10,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use tessera_ingest::Mapping;
 use tessera_serve::{AppState, JwtConfig, KeySource, ServeConfig};
-use tessera_store::SqliteStore;
 
 use crate::{Settings, input_error};
 
@@ -77,7 +76,7 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
             ));
         }
     };
-    let store = Arc::new(SqliteStore::open(data_dir).context("failed to open the store")?);
+    let store: Arc<dyn tessera_store::Database> = Arc::from(context.open_store()?);
     let state = AppState::new(
         store,
         policy,
