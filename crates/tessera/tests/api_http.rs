@@ -14,9 +14,13 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+mod postgres_test;
+
 struct Server {
     _dir: tempfile::TempDir,
     data_dir: PathBuf,
+    /// The PostgreSQL database (URL naming this server's own schema); `None` for SQLite.
+    database: Option<postgres_test::Database>,
     base: String,
     process: std::sync::Mutex<Child>,
     /// The identity provider's signing key (Ed25519, PKCS#8 DER).
@@ -31,11 +35,19 @@ impl Drop for Server {
     }
 }
 
-fn tessera(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+/// The command line over the server's data directory and database.
+fn command(data_dir: &Path, database: Option<&postgres_test::Database>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command.arg("--data-dir").arg(data_dir);
+    if let Some(database) = database {
+        command.arg("--database").arg(database.url());
+    }
+    command
+}
+
+fn tessera(data_dir: &Path, database: Option<&postgres_test::Database>, args: &[&str]) -> String {
+    let out = command(data_dir, database)
         .env("TESSERA_PURPOSE", "data_quality")
-        .arg("--data-dir")
-        .arg(data_dir)
         .args(args)
         .output()
         .unwrap();
@@ -47,87 +59,143 @@ fn tessera(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("tessera-api")
-            .tempdir()
-            .unwrap();
-        let data_dir = dir.path().join("city");
-        tessera(&data_dir, &["demo", "--persons", "400", "--seed", "11"]);
-        // An identity provider's key pair for the JWT tests.
-        use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
-        let signing = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
-        let idp_key = signing.to_pkcs8_der().unwrap().as_bytes().to_vec();
-        let public_pem = signing
-            .verifying_key()
-            .to_public_key_pem(Default::default())
-            .unwrap();
-        let pem_path = dir.path().join("idp.pem");
-        std::fs::write(&pem_path, public_pem).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        command
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args([
-                "--oidc-issuer",
-                "https://idp.test",
-                "--oidc-audience",
-                "tessera",
-            ])
-            .arg("--oidc-key")
-            .arg(&pem_path)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null());
-        let mut child = spawn_tied_to_this_process(command);
-        // The server says where it listens once it does; its log lines follow on stderr.
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let first = lines.next().unwrap().unwrap();
-        assert!(first.contains("tessera serves"), "{first}");
-        // Keep the server's log beside its data, for a failing test to be read.
-        let log_path = data_dir.join("serve.log");
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let mut log = std::fs::File::create(log_path).unwrap();
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(log, "{line}");
-            }
-        });
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        loop {
-            let health: Value = Client::new()
-                .get(format!("{base}/healthz"))
-                .send()
-                .unwrap()
-                .json()
-                .unwrap();
-            if health["resolver"] == "ready" {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "resolver never ready"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Server {
-            _dir: dir,
-            data_dir,
-            base,
-            process: std::sync::Mutex::new(child),
-            idp_key,
-        }
-    })
+impl Server {
+    fn tessera(&self, args: &[&str]) -> String {
+        tessera(&self.data_dir, self.database.as_ref(), args)
+    }
 }
+
+/// The server over SQLite, started once for every test of this file.
+fn sqlite() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| start(None))
+}
+
+/// The server over PostgreSQL, started once; `None` (and one line saying so) where no PostgreSQL
+/// can be reached and none is required.
+fn postgres(test: &str) -> Option<&'static Server> {
+    static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| postgres_test::Database::fresh("api_http").map(|db| start(Some(db))))
+        .as_ref()
+        .or_else(|| {
+            postgres_test::say_skipped(&format!("api_http::postgres::{test}"));
+            None
+        })
+}
+
+fn start(database: Option<postgres_test::Database>) -> Server {
+    let dir = tempfile::Builder::new()
+        .prefix("tessera-api")
+        .tempdir()
+        .unwrap();
+    let data_dir = dir.path().join("city");
+    tessera(
+        &data_dir,
+        database.as_ref(),
+        &["demo", "--persons", "400", "--seed", "11"],
+    );
+    // An identity provider's key pair for the JWT tests.
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let signing = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let idp_key = signing.to_pkcs8_der().unwrap().as_bytes().to_vec();
+    let public_pem = signing
+        .verifying_key()
+        .to_public_key_pem(Default::default())
+        .unwrap();
+    let pem_path = dir.path().join("idp.pem");
+    std::fs::write(&pem_path, public_pem).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = command(&data_dir, database.as_ref());
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--oidc-issuer",
+            "https://idp.test",
+            "--oidc-audience",
+            "tessera",
+        ])
+        .arg("--oidc-key")
+        .arg(&pem_path)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    let mut child = spawn_tied_to_this_process(command);
+    // The server says where it listens once it does; its log lines follow on stderr.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("tessera serves"), "{first}");
+    // Keep the server's log beside its data, for a failing test to be read.
+    let log_path = data_dir.join("serve.log");
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut log = std::fs::File::create(log_path).unwrap();
+        for line in lines.map_while(Result::ok) {
+            let _ = writeln!(log, "{line}");
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        let health: Value = Client::new()
+            .get(format!("{base}/healthz"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if health["resolver"] == "ready" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "resolver never ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server {
+        _dir: dir,
+        data_dir,
+        database,
+        base,
+        process: std::sync::Mutex::new(child),
+        idp_key,
+    }
+}
+
+/// Each test below runs once over SQLite and once over PostgreSQL, as `sqlite::name` and
+/// `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::sqlite());
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if let Some(server) = super::postgres(stringify!($name)) {
+                    super::$name(server);
+                }
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    health_and_openapi_need_no_token_and_hold_no_personal_data,
+    tokens_missing_bad_revoked_or_expired_are_refused,
+    a_read_is_filtered_to_its_purpose_and_special_data_needs_consent,
+    lookup_search_and_online_ingest_find_one_person,
+    bad_input_gets_a_clear_error_and_changes_nothing,
+    a_correction_request_reaches_the_steward,
+    sealed_values_survive_key_rotation_and_tampering_is_detected,
+);
 
 /// Spawns the server so that it is stopped when the test process ends, however it ends: from a
 /// thread that lives as long as the process, with the kernel told to send SIGTERM to the child
@@ -151,15 +219,13 @@ fn spawn_tied_to_this_process(mut command: Command) -> Child {
     receiver.recv().unwrap()
 }
 
-fn client(role: &str, name: &str, extra: &[&str]) -> String {
-    let s = server();
+fn client(s: &Server, role: &str, name: &str, extra: &[&str]) -> String {
     let mut args = vec!["clients", "add", "--role", role, "--name", name];
     args.extend_from_slice(extra);
-    tessera(&s.data_dir, &args).trim().to_string()
+    s.tessera(&args).trim().to_string()
 }
 
-fn get(path: &str, token: &str, purpose: Option<&str>) -> RequestBuilder {
-    let s = server();
+fn get(s: &Server, path: &str, token: &str, purpose: Option<&str>) -> RequestBuilder {
     let mut request = Client::new()
         .get(format!("{}{path}", s.base))
         .bearer_auth(token);
@@ -189,9 +255,8 @@ fn kinds(profile: &Value) -> Vec<String> {
 }
 
 /// Sends one health record for a new person online; returns its profile id.
-fn new_person_with_diagnosis(key: &str, surname: &str, snils: &str) -> String {
-    let s = server();
-    let agency = client("agency", "Health insurer", &["--source", "health"]);
+fn new_person_with_diagnosis(s: &Server, key: &str, surname: &str, snils: &str) -> String {
+    let agency = client(s, "agency", "Health insurer", &["--source", "health"]);
     let (status, body) = send(
         Client::new()
             .post(format!("{}/v1/sources/health/records", s.base))
@@ -207,9 +272,7 @@ fn new_person_with_diagnosis(key: &str, surname: &str, snils: &str) -> String {
     body["results"][0]["profile"].as_str().unwrap().to_string()
 }
 
-#[test]
-fn health_and_openapi_need_no_token_and_hold_no_personal_data() {
-    let s = server();
+fn health_and_openapi_need_no_token_and_hold_no_personal_data(s: &Server) {
     let (status, document) = send(Client::new().get(format!("{}/openapi.json", s.base)));
     assert_eq!(status, StatusCode::OK);
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
@@ -260,15 +323,14 @@ fn health_and_openapi_need_no_token_and_hold_no_personal_data() {
     assert!(metrics.contains("tessera_http_requests_total"), "{metrics}");
 }
 
-#[test]
-fn tokens_missing_bad_revoked_or_expired_are_refused() {
-    let s = server();
+fn tokens_missing_bad_revoked_or_expired_are_refused(s: &Server) {
     let (status, body) = send(Client::new().get(format!("{}/v1/profiles/p-000000000000", s.base)));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("token_missing"))
     );
     let (status, body) = send(get(
+        s,
         "/v1/profiles/p-000000000000",
         "tsr_nonsense",
         Some("benefits"),
@@ -278,8 +340,8 @@ fn tokens_missing_bad_revoked_or_expired_are_refused() {
         (StatusCode::UNAUTHORIZED, Some("token_invalid"))
     );
 
-    let token = client("agency", "Soon revoked", &[]);
-    let listed = tessera(&s.data_dir, &["clients", "list"]);
+    let token = client(s, "agency", "Soon revoked", &[]);
+    let listed = s.tessera(&["clients", "list"]);
     let id = listed
         .lines()
         .find(|l| l.contains("Soon revoked"))
@@ -289,8 +351,13 @@ fn tokens_missing_bad_revoked_or_expired_are_refused() {
         .unwrap()
         .to_string();
     assert!(!listed.contains(&token), "a token is never listed");
-    tessera(&s.data_dir, &["clients", "revoke", &id]);
-    let (status, body) = send(get("/v1/profiles/p-000000000000", &token, Some("benefits")));
+    s.tessera(&["clients", "revoke", &id]);
+    let (status, body) = send(get(
+        s,
+        "/v1/profiles/p-000000000000",
+        &token,
+        Some("benefits"),
+    ));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("token_revoked"))
@@ -311,6 +378,7 @@ fn tokens_missing_bad_revoked_or_expired_are_refused() {
         .unwrap()
     };
     let (status, body) = send(get(
+        s,
         "/v1/profiles/p-000000000000",
         &jwt(600, "tessera"),
         Some("migration"),
@@ -321,6 +389,7 @@ fn tokens_missing_bad_revoked_or_expired_are_refused() {
         "{body}"
     );
     let (status, body) = send(get(
+        s,
         "/v1/profiles/p-000000000000",
         &jwt(-600, "tessera"),
         Some("migration"),
@@ -330,6 +399,7 @@ fn tokens_missing_bad_revoked_or_expired_are_refused() {
         (StatusCode::UNAUTHORIZED, Some("token_expired"))
     );
     let (status, body) = send(get(
+        s,
         "/v1/profiles/p-000000000000",
         &jwt(600, "other"),
         Some("migration"),
@@ -347,31 +417,29 @@ fn chrono_now() -> i64 {
         .as_secs() as i64
 }
 
-#[test]
-fn a_read_is_filtered_to_its_purpose_and_special_data_needs_consent() {
-    let s = server();
-    let profile = new_person_with_diagnosis("api-1", "Проверкин", "112-233-445 95");
-    let agency = client("agency", "Benefits office", &[]);
-    let employer = client("employer", "Stroy LLC", &[]);
+fn a_read_is_filtered_to_its_purpose_and_special_data_needs_consent(s: &Server) {
+    let profile = new_person_with_diagnosis(s, "api-1", "Проверкин", "112-233-445 95");
+    let agency = client(s, "agency", "Benefits office", &[]);
+    let employer = client(s, "employer", "Stroy LLC", &[]);
     let path = format!("/v1/profiles/{profile}");
 
-    let (status, body) = send(get(&path, &agency, None));
+    let (status, body) = send(get(s, &path, &agency, None));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("purpose_missing"))
     );
-    let (status, body) = send(get(&path, &agency, Some("fishing")));
+    let (status, body) = send(get(s, &path, &agency, Some("fishing")));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("purpose_unknown"))
     );
-    let (status, body) = send(get(&path, &employer, Some("benefits")));
+    let (status, body) = send(get(s, &path, &employer, Some("benefits")));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("purpose_not_for_role"))
     );
 
-    let (status, body) = send(get(&path, &agency, Some("benefits")));
+    let (status, body) = send(get(s, &path, &agency, Some("benefits")));
     assert_eq!(status, StatusCode::OK, "{body}");
     let seen = kinds(&body);
     assert!(
@@ -385,12 +453,12 @@ fn a_read_is_filtered_to_its_purpose_and_special_data_needs_consent() {
     assert!(!body.to_string().contains("E11.9"));
 
     // medical_commission grants health, but only with the person's consent.
-    let (status, body) = send(get(&path, &agency, Some("medical_commission")));
+    let (status, body) = send(get(s, &path, &agency, Some("medical_commission")));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("consent_required"))
     );
-    let person = client("person", "Тест Проверкин", &["--profile", &profile]);
+    let person = client(s, "person", "Тест Проверкин", &["--profile", &profile]);
     let consent = |method: reqwest::Method| {
         send(
             Client::new()
@@ -403,25 +471,25 @@ fn a_read_is_filtered_to_its_purpose_and_special_data_needs_consent() {
     };
     let (status, body) = consent(reqwest::Method::PUT);
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = send(get(&path, &agency, Some("medical_commission")));
+    let (status, body) = send(get(s, &path, &agency, Some("medical_commission")));
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.to_string().contains("E11.9"), "{body}");
     assert!(!kinds(&body).contains(&"address".to_string()));
     // Withdrawal takes effect on the next read.
     let (status, body) = consent(reqwest::Method::DELETE);
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = send(get(&path, &agency, Some("medical_commission")));
+    let (status, body) = send(get(s, &path, &agency, Some("medical_commission")));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("consent_required"))
     );
 
     // The person sees everything about themselves, and who read it, and why.
-    let (status, me) = send(get("/v1/me", &person, None));
+    let (status, me) = send(get(s, "/v1/me", &person, None));
     assert_eq!(status, StatusCode::OK, "{me}");
     assert!(me.to_string().contains("E11.9"));
     assert_eq!(me["profile"]["id"], profile.as_str());
-    let (status, log) = send(get("/v1/me/access-log", &person, None));
+    let (status, log) = send(get(s, "/v1/me/access-log", &person, None));
     assert_eq!(status, StatusCode::OK, "{log}");
     let entries = log["entries"].as_array().unwrap();
     let agency_reads: Vec<&Value> = entries
@@ -449,6 +517,7 @@ fn a_read_is_filtered_to_its_purpose_and_special_data_needs_consent() {
 
     // A person may not read someone else's profile, nor use the officials' endpoints.
     let (status, body) = send(get(
+        s,
         "/v1/profiles/lookup?snils=112-233-445%2095",
         &person,
         Some("benefits"),
@@ -459,13 +528,12 @@ fn a_read_is_filtered_to_its_purpose_and_special_data_needs_consent() {
     );
 }
 
-#[test]
-fn lookup_search_and_online_ingest_find_one_person() {
-    let s = server();
-    let profile = new_person_with_diagnosis("api-2", "Искомов", "112-233-446 96");
-    let agency = client("agency", "Tax office", &["--source", "tax"]);
+fn lookup_search_and_online_ingest_find_one_person(s: &Server) {
+    let profile = new_person_with_diagnosis(s, "api-2", "Искомов", "112-233-446 96");
+    let agency = client(s, "agency", "Tax office", &["--source", "tax"]);
 
     let (status, body) = send(get(
+        s,
         "/v1/profiles/lookup?snils=11223344696",
         &agency,
         Some("benefits"),
@@ -473,6 +541,7 @@ fn lookup_search_and_online_ingest_find_one_person() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["profiles"][0]["id"], profile.as_str());
     let (status, body) = send(get(
+        s,
         "/v1/profiles/lookup?snils=112-233-447%2097",
         &agency,
         Some("benefits"),
@@ -482,6 +551,7 @@ fn lookup_search_and_online_ingest_find_one_person() {
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
     let (status, body) = send(get(
+        s,
         "/v1/profiles/lookup?snils=1&inn=2",
         &agency,
         Some("benefits"),
@@ -567,16 +637,14 @@ fn lookup_search_and_online_ingest_find_one_person() {
     );
 }
 
-#[test]
-fn bad_input_gets_a_clear_error_and_changes_nothing() {
-    let s = server();
-    let agency = client("agency", "Migration centre", &["--source", "tax"]);
+fn bad_input_gets_a_clear_error_and_changes_nothing(s: &Server) {
+    let agency = client(s, "agency", "Migration centre", &["--source", "tax"]);
     for path in [
         "/v1/profiles/p-1'%20OR%201=1--",
         "/v1/profiles/..%2F..%2Fetc%2Fpasswd",
         "/v1/profiles/P-ABCDEFABCDEF",
     ] {
-        let (status, body) = send(get(path, &agency, Some("migration")));
+        let (status, body) = send(get(s, path, &agency, Some("migration")));
         assert_eq!(
             (status, body["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_id")),
@@ -584,6 +652,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         );
     }
     let (status, body) = send(get(
+        s,
         "/v1/profiles/lookup?snils=1'%20OR%20'1'='1",
         &agency,
         Some("benefits"),
@@ -594,6 +663,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         "{body}"
     );
     let (status, body) = send(get(
+        s,
         "/v1/profiles/lookup?name=Ivanov",
         &agency,
         Some("benefits"),
@@ -634,19 +704,17 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         (status, body["code"].as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
     );
-    let (status, body) = send(get("/v1/nowhere", &agency, None));
+    let (status, body) = send(get(s, "/v1/nowhere", &agency, None));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
 }
 
-#[test]
-fn a_correction_request_reaches_the_steward() {
-    let s = server();
-    let profile = new_person_with_diagnosis("api-3", "Исправляев", "112-233-448 98");
-    let person = client("person", "Тест Исправляев", &["--profile", &profile]);
-    let steward = client("steward", "Data steward", &[]);
+fn a_correction_request_reaches_the_steward(s: &Server) {
+    let profile = new_person_with_diagnosis(s, "api-3", "Исправляев", "112-233-448 98");
+    let person = client(s, "person", "Тест Исправляев", &["--profile", &profile]);
+    let steward = client(s, "steward", "Data steward", &[]);
     let (status, body) = send(
         Client::new()
             .post(format!("{}/v1/me/corrections", s.base))
@@ -654,7 +722,7 @@ fn a_correction_request_reaches_the_steward() {
             .json(&json!({"text": "My birth date is 1990-03-15, not 14"})),
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = send(get("/v1/corrections", &steward, Some("data_quality")));
+    let (status, body) = send(get(s, "/v1/corrections", &steward, Some("data_quality")));
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
         body["corrections"]
@@ -664,41 +732,51 @@ fn a_correction_request_reaches_the_steward() {
             .any(|c| c["profile"] == profile.as_str()
                 && c["text"].as_str().unwrap().contains("1990-03-15"))
     );
-    let (status, body) = send(get("/v1/corrections", &person, Some("data_quality")));
+    let (status, body) = send(get(s, "/v1/corrections", &person, Some("data_quality")));
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("role_forbidden"))
     );
 }
 
-#[test]
-fn sealed_values_survive_key_rotation_and_tampering_is_detected() {
-    let s = server();
-    let profile = new_person_with_diagnosis("api-4", "Ключевой", "112-233-449 99");
-    let person = client("person", "Тест Ключевой", &["--profile", &profile]);
-    let rotated = tessera(&s.data_dir, &["keys", "rotate"]);
+fn sealed_values_survive_key_rotation_and_tampering_is_detected(s: &Server) {
+    let profile = new_person_with_diagnosis(s, "api-4", "Ключевой", "112-233-449 99");
+    let person = client(s, "person", "Тест Ключевой", &["--profile", &profile]);
+    let rotated = s.tessera(&["keys", "rotate"]);
     assert!(rotated.contains("retired"), "{rotated}");
-    let (status, me) = send(get("/v1/me", &person, None));
+    let (status, me) = send(get(s, "/v1/me", &person, None));
     assert_eq!(status, StatusCode::OK, "{me}");
     assert!(me.to_string().contains("E11.9"));
 
-    // Someone with the database file flips a byte of this person's sealed value.
-    let db = rusqlite::Connection::open(s.data_dir.join("tessera.sqlite3")).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE sealed_value SET sealed = substr(sealed, 1, length(sealed) - 1) || x'00'
-             WHERE record_id = (SELECT id FROM source_record WHERE source = 'health' AND record_key = 'api-4')",
-            [],
-        )
-        .unwrap();
+    // Someone with the database flips the last byte of this person's sealed value.
+    let changed = match &s.database {
+        None => {
+            let db = rusqlite::Connection::open(s.data_dir.join("tessera.sqlite3")).unwrap();
+            db.busy_timeout(Duration::from_secs(10)).unwrap();
+            db.execute(
+                "UPDATE sealed_value SET sealed = substr(sealed, 1, length(sealed) - 1)
+                     || CASE WHEN substr(sealed, -1) = x'00' THEN x'01' ELSE x'00' END
+                 WHERE record_id = (SELECT id FROM source_record
+                                    WHERE source = 'health' AND record_key = 'api-4')",
+                [],
+            )
+            .unwrap() as u64
+        }
+        Some(database) => database.execute(
+            "UPDATE sealed_value
+             SET sealed = set_byte(sealed, length(sealed) - 1,
+                                   get_byte(sealed, length(sealed) - 1) # 1)
+             WHERE record_id = (SELECT id FROM source_record
+                                WHERE source = 'health' AND record_key = 'api-4')",
+        ),
+    };
     assert_eq!(changed, 1);
-    let (status, body) = send(get("/v1/me", &person, None));
+    let (status, body) = send(get(s, "/v1/me", &person, None));
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body["code"], "sealed_value_tampered", "{body}");
     assert!(!body.to_string().contains("E11"));
     // Other profiles are unaffected.
-    let other = new_person_with_diagnosis("api-5", "Соседов", "112-233-450 92");
-    let person = client("person", "Тест Соседов", &["--profile", &other]);
-    assert_eq!(send(get("/v1/me", &person, None)).0, StatusCode::OK);
+    let other = new_person_with_diagnosis(s, "api-5", "Соседов", "112-233-450 92");
+    let person = client(s, "person", "Тест Соседов", &["--profile", &other]);
+    assert_eq!(send(get(s, "/v1/me", &person, None)).0, StatusCode::OK);
 }

@@ -1,11 +1,87 @@
-//! End-to-end test of `tessera demo` through the real binary on a small city.
+//! End-to-end tests of `tessera demo`, `resolve`, `review`, `explain` and `audit` through the
+//! real binary on a small city; each runs over SQLite and over PostgreSQL.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn demo(data_dir: &std::path::Path, persons: &str, seed: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("--data-dir")
-        .arg(data_dir)
+mod postgres_test;
+
+/// Where a test's city lives: a data directory, and for PostgreSQL a schema of its own.
+struct Place {
+    data_dir: PathBuf,
+    database: Option<postgres_test::Database>,
+}
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Place {
+    /// `None` where the backend is PostgreSQL and none can be reached (nor is required).
+    fn new(dir: &Path, name: &str, backend: Backend) -> Option<Place> {
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(postgres_test::Database::fresh("demo_cli")?),
+        };
+        Some(Place {
+            data_dir: dir.join(name),
+            database,
+        })
+    }
+
+    /// The binary, pointed at this place.
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command.arg("--data-dir").arg(&self.data_dir);
+        if let Some(database) = &self.database {
+            command.arg("--database").arg(database.url());
+        }
+        command
+    }
+}
+
+/// Each test below runs once over SQLite and once over PostgreSQL, as `sqlite::name` and
+/// `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Postgres);
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    the_demo_imports_every_source_resolves_and_scores,
+    explain_shows_the_evidence_of_a_profile_and_of_a_pair,
+    resolving_again_keeps_every_profile_id,
+    steward_decisions_are_respected_by_later_runs_and_can_be_undone,
+    incremental_resolution_of_a_new_source_matches_the_batch,
+    command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain,
+);
+
+/// The place for `test`, or `None` after saying why the PostgreSQL half is skipped.
+fn place(dir: &Path, name: &str, backend: Backend, test: &str) -> Option<Place> {
+    let place = Place::new(dir, name, backend);
+    if place.is_none() {
+        postgres_test::say_skipped(&format!("demo_cli::postgres::{test}"));
+    }
+    place
+}
+
+fn demo(place: &Place, persons: &str, seed: &str) -> String {
+    let out = place
+        .command()
         .args(["demo", "--persons", persons, "--seed", seed])
         .output()
         .unwrap();
@@ -30,10 +106,16 @@ fn metric(output: &str, line_start: &str, name: &str) -> f64 {
     after.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-#[test]
-fn the_demo_imports_every_source_resolves_and_scores() {
+fn the_demo_imports_every_source_resolves_and_scores(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("demo");
+    let Some(data_dir) = place(
+        dir.path(),
+        "demo",
+        backend,
+        "the_demo_imports_every_source_resolves_and_scores",
+    ) else {
+        return;
+    };
     let output = demo(&data_dir, "800", "7");
     for source in ["migration", "tax", "health", "employer", "school"] {
         let line = output
@@ -72,11 +154,10 @@ fn the_demo_imports_every_source_resolves_and_scores() {
 }
 
 /// Runs a command as a steward checking data quality (the purpose every read must name).
-fn tessera(data_dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+fn tessera(place: &Place, args: &[&str]) -> String {
+    let out = place
+        .command()
         .env("TESSERA_PURPOSE", "data_quality")
-        .arg("--data-dir")
-        .arg(data_dir)
         .args(args)
         .output()
         .unwrap();
@@ -88,10 +169,16 @@ fn tessera(data_dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[test]
-fn explain_shows_the_evidence_of_a_profile_and_of_a_pair() {
+fn explain_shows_the_evidence_of_a_profile_and_of_a_pair(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("demo");
+    let Some(data_dir) = place(
+        dir.path(),
+        "demo",
+        backend,
+        "explain_shows_the_evidence_of_a_profile_and_of_a_pair",
+    ) else {
+        return;
+    };
     demo(&data_dir, "600", "3");
     // A profile with records from two sources.
     let links = tessera(&data_dir, &["links", "--out", "-"]);
@@ -161,10 +248,16 @@ fn tessera_count(n: u64) -> String {
     out
 }
 
-#[test]
-fn resolving_again_keeps_every_profile_id() {
+fn resolving_again_keeps_every_profile_id(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("demo");
+    let Some(data_dir) = place(
+        dir.path(),
+        "demo",
+        backend,
+        "resolving_again_keeps_every_profile_id",
+    ) else {
+        return;
+    };
     demo(&data_dir, "500", "11");
     let before = tessera(&data_dir, &["links", "--out", "-"]);
     let again = tessera(&data_dir, &["resolve"]);
@@ -191,7 +284,7 @@ fn resolving_again_keeps_every_profile_id() {
     );
 }
 
-fn profiles_of(data_dir: &std::path::Path) -> std::collections::HashMap<String, String> {
+fn profiles_of(data_dir: &Place) -> std::collections::HashMap<String, String> {
     tessera(data_dir, &["links", "--out", "-"])
         .lines()
         .skip(1)
@@ -205,10 +298,16 @@ fn profiles_of(data_dir: &std::path::Path) -> std::collections::HashMap<String, 
         .collect()
 }
 
-#[test]
-fn steward_decisions_are_respected_by_later_runs_and_can_be_undone() {
+fn steward_decisions_are_respected_by_later_runs_and_can_be_undone(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("demo");
+    let Some(data_dir) = place(
+        dir.path(),
+        "demo",
+        backend,
+        "steward_decisions_are_respected_by_later_runs_and_can_be_undone",
+    ) else {
+        return;
+    };
     demo(&data_dir, "600", "5");
     let queue = tessera(&data_dir, &["review", "--limit", "1"]);
     assert!(
@@ -269,15 +368,23 @@ fn pairwise_f1(eval: &str) -> f64 {
 
 /// A batch over four sources, then the fifth source's records resolved one at a time, scores
 /// within 0.005 of a batch over all five.
-#[test]
-fn incremental_resolution_of_a_new_source_matches_the_batch() {
+fn incremental_resolution_of_a_new_source_matches_the_batch(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let full = dir.path().join("full");
+    let Some(full) = place(
+        dir.path(),
+        "full",
+        backend,
+        "incremental_resolution_of_a_new_source_matches_the_batch",
+    ) else {
+        return;
+    };
     let batch_output = demo(&full, "2000", "13");
     let batch_f1 = pairwise_f1(&batch_output);
 
-    let input = full.join("demo-input");
-    let data = dir.path().join("incremental");
+    let input = full.data_dir.join("demo-input");
+    let Some(data) = place(dir.path(), "incremental", backend, "incremental") else {
+        return;
+    };
     let import = |source: &str| {
         let file = std::fs::read_dir(&input)
             .unwrap()
@@ -331,10 +438,16 @@ fn incremental_resolution_of_a_new_source_matches_the_batch() {
     );
 }
 
-#[test]
-fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
+fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("city");
+    let Some(data_dir) = place(
+        dir.path(),
+        "city",
+        backend,
+        "command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain",
+    ) else {
+        return;
+    };
     demo(&data_dir, "300", "3");
     let links = tessera(&data_dir, &["links", "--out", "-"]);
     let profile = links
@@ -347,10 +460,9 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
         .to_string();
 
     // No purpose: refused with status 2, nothing printed.
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let out = data_dir
+        .command()
         .env_remove("TESSERA_PURPOSE")
-        .arg("--data-dir")
-        .arg(&data_dir)
         .args(["profile", &profile])
         .output()
         .unwrap();
@@ -358,9 +470,8 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("purpose"));
     // A purpose a steward may not use: refused too.
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("--data-dir")
-        .arg(&data_dir)
+    let out = data_dir
+        .command()
         .args(["profile", &profile, "--purpose", "medical_commission"])
         .output()
         .unwrap();
@@ -382,9 +493,8 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
     // Tampering with an entry is found, and the first bad entry is named.
     let db = tamper_with_the_last_read(&data_dir);
     assert!(db, "edited the log");
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("--data-dir")
-        .arg(&data_dir)
+    let out = data_dir
+        .command()
         .args(["audit", "verify"])
         .output()
         .unwrap();
@@ -396,11 +506,18 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
     );
 }
 
-/// Rewrites the purpose in the last access-log entry in place, as someone with the database file
-/// could (same length, so the file stays valid), without going through Tessera.
-fn tamper_with_the_last_read(data_dir: &std::path::Path) -> bool {
-    // Checkpoint the WAL into the main file first by opening and closing the store.
-    let path = data_dir.join("tessera.sqlite3");
+/// Rewrites the purpose in the last access-log entry in place, as someone with the database
+/// could, without going through Tessera: in the SQLite file's bytes (same length, so the file
+/// stays valid), or with SQL in PostgreSQL.
+fn tamper_with_the_last_read(place: &Place) -> bool {
+    if let Some(database) = &place.database {
+        return database.execute(
+            "UPDATE access_log SET entry = replace(entry, '\"purpose\":\"data_quality\"', \
+             '\"purpose\":\"data_qualitx\"') WHERE seq = (SELECT max(seq) FROM access_log)",
+        ) == 1;
+    }
+    // Every command checkpoints the WAL into the main file when it closes the store.
+    let path = place.data_dir.join("tessera.sqlite3");
     let mut bytes = std::fs::read(&path).unwrap();
     let needle = b"\"purpose\":\"data_quality\",\"action\":\"read\"";
     let Some(at) = bytes.windows(needle.len()).rposition(|w| w == needle) else {
@@ -409,4 +526,52 @@ fn tamper_with_the_last_read(data_dir: &std::path::Path) -> bool {
     bytes[at + 11..at + 23].copy_from_slice(b"data_qualitx");
     std::fs::write(&path, bytes).unwrap();
     true
+}
+
+#[test]
+fn a_database_that_is_not_postgres_is_refused_without_showing_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "--database",
+            "mysql://registry:s3cret@db/registry",
+            "resolve",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("expected a postgres://"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+/// The same city gives the same profiles on both backends, and a shared database is never
+/// wiped by a second demo.
+#[test]
+fn postgres_resolves_the_demo_as_sqlite_does_and_is_never_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let test = "postgres_resolves_the_demo_as_sqlite_does_and_is_never_wiped";
+    let Some(on_postgres) = place(dir.path(), "pg", Backend::Postgres, test) else {
+        return;
+    };
+    let on_sqlite = place(dir.path(), "sqlite", Backend::Sqlite, test).unwrap();
+    let scores = |o: &str| {
+        o.lines()
+            .filter(|l| l.starts_with("pairwise") || l.starts_with("B-cubed"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let from_postgres = scores(&demo(&on_postgres, "400", "9"));
+    assert_eq!(from_postgres.len(), 2);
+    assert_eq!(from_postgres, scores(&demo(&on_sqlite, "400", "9")));
+    let out = on_postgres
+        .command()
+        .args(["demo", "--persons", "400", "--seed", "9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs an empty one"), "{stderr}");
 }
