@@ -220,6 +220,15 @@ impl Clusters {
         None
     }
 
+    /// Puts the records at `i` and `j` in one cluster whatever the evidence says: for profiles
+    /// the store already holds, which another process resolved.
+    pub(crate) fn join(&mut self, i: u32, j: u32) {
+        let (ra, rb) = (self.find(i), self.find(j));
+        if ra != rb {
+            self.merge(ra, rb);
+        }
+    }
+
     fn merge(&mut self, ra: u32, rb: u32) {
         // Merge the smaller cluster into the larger.
         let (root, child) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {

@@ -70,6 +70,25 @@ impl<'m> Incremental<'m> {
         }
     }
 
+    /// Adds a record as a profile of its own without resolving it; returns its position.
+    pub fn push(&mut self, record: RecordFacts) -> u32 {
+        self.add(record)
+    }
+
+    /// The records carrying `record`'s (surname, given name): the only ones besides its
+    /// candidates whose profiles resolving it can join (by the unique-name attachment).
+    pub fn namesakes(&self, record: &RecordFacts) -> Vec<u32> {
+        name_key(record)
+            .and_then(|(a, b)| self.names.get(&(a.to_string(), b.to_string())))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Puts the records at `i` and `j` on one profile, unconditionally: the store says so.
+    pub fn join(&mut self, i: u32, j: u32) {
+        self.clusters.join(i, j);
+    }
+
     fn add(&mut self, record: RecordFacts) -> u32 {
         let i = self.clusters.push(&record);
         for key in keys_of(&record) {

@@ -8,6 +8,10 @@
 //! starts a profile named after it. Search scores a query, built from the same facts as a
 //! record, against the candidates its blocking keys find, with the same model, and returns only
 //! profiles whose evidence passes a floor: a surname alone never finds anyone.
+//!
+//! Several processes may resolve against one store. Each keeps its own `Online`, and before it
+//! resolves it takes in what the others stored since ([`Online::absorb`],
+//! [`Online::absorb_merge`]): the store, not the index, decides which profile a record is on.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -44,6 +48,8 @@ pub struct Online<'m> {
     /// The run each id was created in (smaller is older); ids created online count as newest.
     created: HashMap<ProfileId, u64>,
     taken: BTreeSet<ProfileId>,
+    /// A record position on each live profile, to find the profile's cluster by its id.
+    members: HashMap<ProfileId, u32>,
 }
 
 impl<'m> Online<'m> {
@@ -55,6 +61,7 @@ impl<'m> Online<'m> {
             names: HashMap::new(),
             created,
             taken,
+            members: HashMap::new(),
         }
     }
 
@@ -67,18 +74,64 @@ impl<'m> Online<'m> {
         self.index.seed(records);
         let root = self.index.root(start);
         self.taken.insert(profile.clone());
+        self.members.insert(profile.clone(), start);
         self.names.insert(root, profile);
+    }
+
+    /// Takes in a record that another process stored on `profile` (created in run
+    /// `created_run` if it is new here): the record joins that profile's cluster, unresolved.
+    pub fn absorb(&mut self, profile: ProfileId, created_run: u64, record: RecordFacts) {
+        let position = self.index.push(record);
+        match self.members.get(&profile).copied() {
+            Some(member) => {
+                let old_root = self.index.root(member);
+                self.names.remove(&old_root);
+                self.index.join(member, position);
+                let root = self.index.root(position);
+                self.names.insert(root, profile);
+            }
+            None => {
+                self.created.entry(profile.clone()).or_insert(created_run);
+                self.taken.insert(profile.clone());
+                self.members.insert(profile.clone(), position);
+                let root = self.index.root(position);
+                self.names.insert(root, profile);
+            }
+        }
+    }
+
+    /// Takes in a merge another process stored: `from` joins `into` and is no longer a profile.
+    pub fn absorb_merge(&mut self, from: &ProfileId, into: &ProfileId) {
+        let (Some(a), Some(b)) = (
+            self.members.get(from).copied(),
+            self.members.get(into).copied(),
+        ) else {
+            return;
+        };
+        for position in [a, b] {
+            let root = self.index.root(position);
+            self.names.remove(&root);
+        }
+        self.index.join(a, b);
+        let root = self.index.root(a);
+        self.names.insert(root, into.clone());
+        self.members.remove(from);
+    }
+
+    /// The profile a record position is on, by id.
+    pub fn profile_of(&mut self, position: u32) -> Option<&ProfileId> {
+        let root = self.index.root(position);
+        self.names.get(&root)
     }
 
     /// Resolves a new record against everything so far and names its profile.
     pub fn resolve(&mut self, record: RecordFacts) -> OnlinePlacement {
         let reference = record.reference.clone();
-        let before: BTreeSet<u32> = self
-            .index
-            .candidates(&record)
-            .into_iter()
-            .map(|c| self.index.root(c))
-            .collect();
+        // Every profile the record can join: its candidates' and, through the unique-name
+        // attachment, its namesakes'.
+        let mut reachable = self.index.candidates(&record);
+        reachable.extend(self.index.namesakes(&record));
+        let before: BTreeSet<u32> = reachable.into_iter().map(|c| self.index.root(c)).collect();
         let placement = self.index.resolve(record);
         let position = self.index.records().len() as u32 - 1;
         let root = self.index.root(position);
@@ -104,6 +157,7 @@ impl<'m> Online<'m> {
         {
             Some(survivor) => {
                 for other in joined.iter().filter(|id| **id != survivor) {
+                    self.members.remove(other);
                     changes.push(ProfileChange::Merged {
                         from: other.clone(),
                         into: survivor.clone(),
@@ -127,6 +181,7 @@ impl<'m> Online<'m> {
             }
         };
         self.names.insert(root, profile.clone());
+        self.members.entry(profile.clone()).or_insert(position);
         OnlinePlacement {
             profile,
             placement,

@@ -686,3 +686,61 @@ fn online_resolution_names_profiles_and_search_needs_more_than_a_name() {
             .is_empty()
     );
 }
+
+/// Two processes resolving against one store: each takes in what the other stored before it
+/// resolves, so a person's second record joins the profile the other process made for the first.
+#[test]
+fn an_online_index_that_absorbs_another_ones_results_resolves_as_one() {
+    use crate::{Online, ProfileChange};
+
+    let b = Builder::population(120);
+    let model = crate::learn(&b.records);
+    let seeded = || {
+        let mut online = Online::new(crate::Incremental::new(&model), Default::default());
+        for (i, record) in b.records.iter().enumerate() {
+            online.seed(
+                tessera_model::ProfileId::new(format!("p-seed{i:07}")),
+                vec![record.clone()],
+            );
+        }
+        online
+    };
+    let (mut first, mut second) = (seeded(), seeded());
+    let newcomer = |source: &str| {
+        let mut extra = Builder {
+            records: Vec::new(),
+        };
+        extra.add(
+            source,
+            name("Пришлов", "Арслан", Some("Бекович")),
+            date(1994, 4, 21),
+            vec![id(IdKind::Snils, &snils(777_001))],
+        );
+        extra.records.remove(0)
+    };
+    let placed = first.resolve(newcomer("migration"));
+    assert!(matches!(
+        placed.changes.as_slice(),
+        [ProfileChange::Created { .. }]
+    ));
+
+    // Without taking in the first process's work, the second would start another profile.
+    let mut unaware = seeded();
+    let apart = unaware.resolve(newcomer("tax"));
+    assert_ne!(apart.profile, placed.profile);
+
+    second.absorb(placed.profile.clone(), 2, newcomer("migration"));
+    let joined = second.resolve(newcomer("tax"));
+    assert_eq!(joined.profile, placed.profile);
+    assert!(joined.changes.is_empty(), "{:?}", joined.changes);
+
+    // A merge stored by another process merges here too: the merged id is gone, its records
+    // answer to the survivor.
+    let (from, into) = (
+        tessera_model::ProfileId::new("p-seed0000003".into()),
+        tessera_model::ProfileId::new("p-seed0000004".into()),
+    );
+    second.absorb_merge(&from, &into);
+    assert_eq!(second.profile_of(3), Some(&into));
+    assert_eq!(second.profile_of(4), Some(&into));
+}

@@ -19,7 +19,7 @@ use tessera_policy::{Action, Role};
 use tessera_resolve::{ProfileChange, RecordFacts};
 use tessera_seal::Keyring;
 use tessera_store::{
-    Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome,
+    Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome, RunKind,
     SealedBlob, Sealer, lookup_identifiers,
 };
 use utoipa::ToSchema;
@@ -186,18 +186,20 @@ pub(crate) async fn ingest(
 type Written = Vec<(ProfileId, Vec<String>)>;
 
 fn store_and_resolve(
-    state: &AppState,
+    state: &Arc<AppState>,
     client: &str,
     converted: Vec<Result<SourceRecord, Vec<Problem>>>,
 ) -> Result<(Vec<IngestResult>, Written), ApiError> {
     let store = state.store.as_ref();
-    // Hold the resolver for the whole batch: ingests resolve one after another.
+    // Hold the resolver for the whole batch: this process's ingests resolve one after another.
     let mut guard = state
         .online
         .resolver
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    let online = guard.as_mut().ok_or(ApiError::Warming)?;
+    if guard.is_none() {
+        return Err(ApiError::Warming);
+    }
     let keyring = state.keyring();
     let sealer = KeyringSealer(&keyring);
     let good: Vec<&SourceRecord> = converted.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -220,6 +222,18 @@ fn store_and_resolve(
             },
         )?;
     }
+    // The one resolution in progress across every process on the database: take in what the
+    // others stored, then place this batch and store it before anyone else may.
+    let mut session = store.begin_resolution()?;
+    let changes = session.changes_since(guard.as_ref().map_or(0, |index| index.seen))?;
+    let caught_up = guard.as_mut().is_some_and(|index| index.catch_up(&changes));
+    let (true, Some(index)) = (caught_up, guard.as_mut()) else {
+        drop(session);
+        drop(guard);
+        state.rebuild_online();
+        return Err(ApiError::Warming);
+    };
+    let online = &mut index.online;
     let mut results = Vec::with_capacity(converted.len());
     let mut assignments = Vec::new();
     let mut events = Vec::new();
@@ -294,7 +308,8 @@ fn store_and_resolve(
     if !assignments.is_empty() {
         let counts = store.counts()?;
         let review = store.review_queue(tessera_resolve::MAX_REVIEW_PAIRS)?;
-        store.apply_resolution(&ResolutionOutcome {
+        index.seen = session.apply(&ResolutionOutcome {
+            kind: RunKind::Online,
             finished_at: Utc::now(),
             records: counts.records,
             profiles: counts.profiles
@@ -306,6 +321,12 @@ fn store_and_resolve(
             events,
             review,
         })?;
+        if let Err(error) = session.commit() {
+            // The index holds placements the store does not: start it over.
+            drop(guard);
+            state.rebuild_online();
+            return Err(error.into());
+        }
     }
     Ok((results, written))
 }

@@ -355,8 +355,15 @@ pub(crate) async fn search(
                     .resolver
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
-                let online = online.as_mut().ok_or(ApiError::Warming)?;
-                online.search(&facts, LINK_THRESHOLD_BITS, limit)
+                let index = online.as_mut().ok_or(ApiError::Warming)?;
+                // See the profiles other processes stored since, without waiting for them.
+                let changes = state.store.resolution_changes_since(index.seen)?;
+                if !index.catch_up(&changes) {
+                    drop(online);
+                    state.rebuild_online();
+                    return Err(ApiError::Warming);
+                }
+                index.online.search(&facts, LINK_THRESHOLD_BITS, limit)
             };
             found
                 .into_iter()

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tessera_ingest::Mapping;
+use tessera_model::ProfileId;
 use tessera_policy::Policy;
 use tessera_resolve::{Incremental, Online, RecordFacts, learn};
 use tessera_seal::Keyring;
-use tessera_store::{AccessStore, Database};
+use tessera_store::{AccessStore, Database, ProfileEvent, ResolutionChanges};
 
 use crate::audit::AuditLog;
 use crate::auth::JwtConfig;
@@ -76,9 +77,55 @@ impl KeyringCell {
     }
 }
 
-/// The online resolver, built in the background at start-up from every stored record.
+/// The online resolver, built in the background at start-up from every stored record, and
+/// built again when another process stores a batch run.
 pub(crate) struct OnlineCell {
-    pub(crate) resolver: Mutex<Option<Online<'static>>>,
+    pub(crate) resolver: Mutex<Option<OnlineIndex>>,
+    rebuilding: std::sync::atomic::AtomicBool,
+}
+
+/// The online resolver and the newest resolution run it has taken in.
+pub(crate) struct OnlineIndex {
+    pub(crate) online: Online<'static>,
+    pub(crate) seen: u64,
+}
+
+impl OnlineIndex {
+    /// Takes in what other processes stored after `seen` (see [`Online::absorb`]). Returns
+    /// false, having taken in nothing, if a batch run came: then only a rebuild will do.
+    pub(crate) fn catch_up(&mut self, changes: &ResolutionChanges) -> bool {
+        if changes.rebuild {
+            return false;
+        }
+        let created: HashMap<&ProfileId, u64> = changes
+            .events
+            .iter()
+            .filter_map(|(run, event)| match event {
+                ProfileEvent::Created { profile } => Some((profile, *run)),
+                _ => None,
+            })
+            .collect();
+        // Run by run: a run's records are on its final profiles, then its merges.
+        let mut records = changes.records.iter().peekable();
+        let mut events = changes.events.iter().peekable();
+        for run in self.seen + 1..=changes.head {
+            while let Some((_, record)) = records.next_if(|(r, _)| *r == run) {
+                if let Some(profile) = &record.profile {
+                    let facts =
+                        RecordFacts::from_attributes(record.reference.clone(), &record.attributes);
+                    let born = created.get(profile).copied().unwrap_or(run);
+                    self.online.absorb(profile.clone(), born, facts);
+                }
+            }
+            while let Some((_, event)) = events.next_if(|(r, _)| *r == run) {
+                if let ProfileEvent::Merged { from, into } = event {
+                    self.online.absorb_merge(from, into);
+                }
+            }
+        }
+        self.seen = self.seen.max(changes.head);
+        true
+    }
 }
 
 pub struct AppState {
@@ -118,6 +165,7 @@ impl AppState {
             },
             online: Arc::new(OnlineCell {
                 resolver: Mutex::new(None),
+                rebuilding: std::sync::atomic::AtomicBool::new(false),
             }),
             mappings: mappings
                 .into_iter()
@@ -127,6 +175,35 @@ impl AppState {
             limiter,
             config,
         })
+    }
+
+    /// Builds the online resolver again on its own thread (once, however many ask), after
+    /// another process stored a batch run; until it is done, search and ingest answer 503.
+    pub(crate) fn rebuild_online(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.online.rebuilding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        *self
+            .online
+            .resolver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        let state = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("resolver-rebuild".into())
+            .spawn(move || {
+                tracing::info!(
+                    "a batch resolution was stored elsewhere; rebuilding the online resolver"
+                );
+                if let Err(error) = state.warm_up() {
+                    tracing::error!(%error, "cannot rebuild the online resolver");
+                }
+                state.online.rebuilding.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.online.rebuilding.store(false, Ordering::Release);
+        }
     }
 
     /// The keyring in force (reloaded when its file changed).
@@ -139,6 +216,8 @@ impl AppState {
     /// online ingest answer 503.
     pub fn warm_up(&self) -> Result<usize, tessera_store::StoreError> {
         let started = Instant::now();
+        // Read before the scan: what is stored meanwhile is taken in again later, never missed.
+        let seen = self.store.resolution_head()?;
         let mut by_profile: HashMap<tessera_model::ProfileId, Vec<RecordFacts>> = HashMap::new();
         let mut all = Vec::new();
         self.store.scan_current(&mut |record| {
@@ -163,7 +242,7 @@ impl AppState {
             .online
             .resolver
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(online);
+            .unwrap_or_else(|p| p.into_inner()) = Some(OnlineIndex { online, seen });
         tracing::info!(
             records,
             seconds = started.elapsed().as_secs_f64(),

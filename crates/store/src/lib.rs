@@ -134,9 +134,33 @@ pub enum ProfileEvent {
     },
 }
 
+/// What kind of resolution a run was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RunKind {
+    /// Every record re-clustered: may merge and split anything.
+    #[default]
+    Batch,
+    /// New records placed one at a time against the profiles (`tessera resolve --incremental`):
+    /// only adds records to profiles, creates profiles and merges them.
+    Incremental,
+    /// New records placed as they arrive through the API; as incremental.
+    Online,
+}
+
+impl RunKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Batch => "batch",
+            RunKind::Incremental => "incremental",
+            RunKind::Online => "online",
+        }
+    }
+}
+
 /// Everything a resolution run stores, in one transaction.
 #[derive(Clone, Debug)]
 pub struct ResolutionOutcome {
+    pub kind: RunKind,
     pub finished_at: DateTime<Utc>,
     /// How many records the run resolved into how many profiles, for the run's summary.
     pub records: u64,
@@ -183,6 +207,33 @@ pub struct ProfileHistory {
     pub events: Vec<(u64, ProfileEvent)>,
 }
 
+/// What resolution runs after a given one stored: for a process that resolves online to take in
+/// what other processes did before it resolves anything itself.
+#[derive(Clone, Debug, Default)]
+pub struct ResolutionChanges {
+    /// The newest run (0 before the first).
+    pub head: u64,
+    /// A batch run came after: it may have re-clustered anything, so start over from a scan.
+    pub rebuild: bool,
+    /// `(run, record)`: the current version of every record that an incremental or online run
+    /// after the given one put on a profile (`record.profile`), in run order.
+    pub records: Vec<(u64, StoredRecord)>,
+    /// `(run, event)` for the runs after the given one, in order.
+    pub events: Vec<(u64, ProfileEvent)>,
+}
+
+/// The one resolution in progress on a database. While it is open no other process (or thread)
+/// can apply a resolution, so what [`ResolutionSession::changes_since`] shows is still true when
+/// [`ResolutionSession::apply`] stores the result. Dropped without [`ResolutionSession::commit`],
+/// nothing it applied is kept.
+pub trait ResolutionSession {
+    /// What runs after `run` stored (see [`ResolutionChanges`]).
+    fn changes_since(&mut self, run: u64) -> Result<ResolutionChanges, StoreError>;
+    /// Stores a run as [`Store::apply_resolution`] does; returns its number.
+    fn apply(&mut self, outcome: &ResolutionOutcome) -> Result<u64, StoreError>;
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
 /// Sizes of what the store holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreCounts {
@@ -217,7 +268,24 @@ pub trait Store: Send + Sync {
     /// Stores a resolution run in one transaction: the changed assignments and the identifier
     /// lookup of newly resolved records, new profile ids, merges (the merged id redirects to its
     /// survivor), splits and the review queue. Returns the run number.
-    fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError>;
+    fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
+        let mut session = self.begin_resolution()?;
+        let run = session.apply(outcome)?;
+        session.commit()?;
+        Ok(run)
+    }
+
+    /// Opens the one resolution that may be in progress on the database: waits while another
+    /// process or thread holds it.
+    fn begin_resolution(&self) -> Result<Box<dyn ResolutionSession + '_>, StoreError>;
+
+    /// The newest resolution run (0 before the first).
+    fn resolution_head(&self) -> Result<u64, StoreError>;
+
+    /// What runs after `run` stored, as [`ResolutionSession::changes_since`] shows it but
+    /// without waiting for the resolution in progress (for a search to see other processes'
+    /// profiles).
+    fn resolution_changes_since(&self, run: u64) -> Result<ResolutionChanges, StoreError>;
 
     /// The run in which each active (not merged) profile id was created.
     fn profile_ages(&self) -> Result<std::collections::HashMap<ProfileId, u64>, StoreError>;

@@ -16,8 +16,8 @@ use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId
 
 use crate::{
     Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
-    RecordAddress, RecordId, ResolutionOutcome, ReviewItem, Store, StoreCounts, StoreError,
-    StoredRecord, WriteCounts,
+    RecordAddress, RecordId, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem,
+    RunKind, Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
 };
 
 mod access;
@@ -31,6 +31,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/sqlite/0002_profiles.sql")),
         M::up(include_str!("../migrations/sqlite/0003_review.sql")),
         M::up(include_str!("../migrations/sqlite/0004_serving.sql")),
+        M::up(include_str!(
+            "../migrations/sqlite/0005_resolution_feed.sql"
+        )),
     ])
 }
 
@@ -447,146 +450,24 @@ impl Store for SqliteStore {
         visit_decoded(&mut raw, visit)
     }
 
-    fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
-        let mut connection = self.lock();
-        let transaction = write_transaction(&mut connection)?;
-        transaction.execute(
-            "INSERT INTO resolution_run (finished_at, records, profiles) VALUES (?1, ?2, ?3)",
-            params![
-                timestamp(outcome.finished_at),
-                outcome.records as i64,
-                outcome.profiles as i64
-            ],
-        )?;
-        let run = transaction.last_insert_rowid();
-        // When most rows change (the first run), drop the indexes and rebuild them once at the
-        // end: sorting once beats inserting at random. Otherwise update in place.
-        let existing: i64 =
-            transaction.query_row("SELECT count(*) FROM profile_member", [], |r| r.get(0))?;
-        let bulk = outcome.assignments.len() as i64 * 2 > existing;
-        if bulk {
-            transaction.execute_batch(
-                "DROP INDEX profile_member_by_profile; DROP INDEX resolved_identifier_by_value;",
-            )?;
-        }
-        {
-            insert_rows(
-                &transaction,
-                "INSERT OR REPLACE INTO profile_member (record_id, profile_id) VALUES ",
-                2,
-                outcome.assignments.iter().map(|assignment| {
-                    [
-                        ValueRef::Integer(assignment.record.0),
-                        ValueRef::Text(assignment.profile.as_str().as_bytes()),
-                    ]
-                }),
-            )?;
-            // In record order, not the index's: each row's foreign key looks its record up,
-            // and in record order those lookups walk the records' table once instead of
-            // jumping around a table far larger than the page cache.
-            insert_rows(
-                &transaction,
-                "INSERT INTO resolved_identifier (kind, value, record_id) VALUES ",
-                3,
-                outcome.assignments.iter().flat_map(|assignment| {
-                    assignment.identifiers.iter().map(|(kind, value)| {
-                        [
-                            ValueRef::Text(kind.name().as_bytes()),
-                            ValueRef::Text(value.as_bytes()),
-                            ValueRef::Integer(assignment.record.0),
-                        ]
-                    })
-                }),
-            )?;
-            let mut event = transaction.prepare_cached(
-                "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            let mut created = transaction.prepare_cached(
-                "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES (?1, ?2)",
-            )?;
-            let mut merged = transaction.prepare_cached(
-                "UPDATE profile SET merged_into = ?2, merged_run = ?3 WHERE profile_id = ?1",
-            )?;
-            let created_event =
-                |change: &ProfileEvent| matches!(change, ProfileEvent::Created { .. });
-            // A first run creates a profile for every person: those go many rows at a time.
-            for changes in outcome
-                .events
-                .chunk_by(|a, b| created_event(a) && created_event(b))
-            {
-                if changes.len() > 1 {
-                    let profiles = changes.iter().filter_map(|change| match change {
-                        ProfileEvent::Created { profile } => Some(profile.as_str().as_bytes()),
-                        _ => None,
-                    });
-                    insert_rows(
-                        &transaction,
-                        "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES ",
-                        2,
-                        profiles
-                            .clone()
-                            .map(|profile| [ValueRef::Text(profile), ValueRef::Integer(run)]),
-                    )?;
-                    insert_rows(
-                        &transaction,
-                        "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES ",
-                        4,
-                        profiles.map(|profile| {
-                            [
-                                ValueRef::Integer(run),
-                                ValueRef::Text(b"created"),
-                                ValueRef::Text(profile),
-                                ValueRef::Null,
-                            ]
-                        }),
-                    )?;
-                    continue;
-                }
-                for change in changes {
-                    match change {
-                        ProfileEvent::Created { profile } => {
-                            created.execute(params![profile.as_str(), run])?;
-                            event.execute(params![
-                                run,
-                                "created",
-                                profile.as_str(),
-                                None::<&str>
-                            ])?;
-                        }
-                        ProfileEvent::Merged { from, into } => {
-                            merged.execute(params![from.as_str(), into.as_str(), run])?;
-                            event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
-                        }
-                        ProfileEvent::Split { from, new } => {
-                            event.execute(params![run, "split", from.as_str(), new.as_str()])?;
-                        }
-                    }
-                }
-            }
-        }
-        if bulk {
-            transaction.execute_batch(
-                "CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
-                 CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
-            )?;
-        }
-        transaction.execute("DELETE FROM review_pair", [])?;
-        {
-            let mut review = transaction.prepare_cached(
-                "INSERT INTO review_pair (a_source, a_key, b_source, b_key, weight) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for item in &outcome.review {
-                review.execute(params![
-                    item.a.0.as_str(),
-                    item.a.1.as_str(),
-                    item.b.0.as_str(),
-                    item.b.1.as_str(),
-                    item.weight
-                ])?;
-            }
-        }
-        transaction.commit()?;
-        Ok(run as u64)
+    fn begin_resolution(&self) -> Result<Box<dyn ResolutionSession + '_>, StoreError> {
+        let connection = self.lock();
+        // IMMEDIATE: the write lock now, so no other process resolves until this one commits.
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteSession {
+            connection,
+            open: true,
+        }))
+    }
+
+    fn resolution_head(&self) -> Result<u64, StoreError> {
+        let connection = self.read();
+        head(&connection)
+    }
+
+    fn resolution_changes_since(&self, run: u64) -> Result<ResolutionChanges, StoreError> {
+        let connection = self.read();
+        changes_since(&connection, run)
     }
 
     fn profile_ages(&self) -> Result<HashMap<ProfileId, u64>, StoreError> {
@@ -628,26 +509,11 @@ impl Store for SqliteStore {
                 None => break,
             }
         }
-        let mut statement = connection.prepare(
-            "SELECT run, kind, profile_id, other_profile_id FROM profile_event
-             WHERE profile_id = ?1 OR other_profile_id = ?1 ORDER BY run, rowid",
+        let events = events_where(
+            &connection,
+            "profile_id = ?1 OR other_profile_id = ?1",
+            profile.as_str(),
         )?;
-        let rows = statement.query_map(params![profile.as_str()], |r| {
-            let (run, kind): (i64, String) = (r.get(0)?, r.get(1)?);
-            let (id, other): (String, Option<String>) = (r.get(2)?, r.get(3)?);
-            Ok((run, kind, id, other))
-        })?;
-        let mut events = Vec::new();
-        for row in rows {
-            let (run, kind, id, other) = row?;
-            let (id, other) = (ProfileId::new(id), other.map(ProfileId::new));
-            let event = match (kind.as_str(), other) {
-                ("merged", Some(into)) => ProfileEvent::Merged { from: id, into },
-                ("split", Some(new)) => ProfileEvent::Split { from: id, new },
-                _ => ProfileEvent::Created { profile: id },
-            };
-            events.push((run as u64, event));
-        }
         Ok(ProfileHistory {
             created_run: created_run.map(|r| r as u64),
             merged_into,
@@ -772,6 +638,244 @@ impl Store for SqliteStore {
                 "SELECT count(*) FROM record_head h LEFT JOIN profile_member pm ON pm.record_id = h.record_id WHERE pm.record_id IS NULL",
             )?,
         })
+    }
+}
+
+
+/// Stores a resolution run on a connection inside a write transaction; returns its number.
+fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
+    connection.execute(
+        "INSERT INTO resolution_run (kind, finished_at, records, profiles) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            outcome.kind.name(),
+            timestamp(outcome.finished_at),
+            outcome.records as i64,
+            outcome.profiles as i64
+        ],
+    )?;
+    let run = connection.last_insert_rowid();
+    // Batch runs stamp no run on their rows: a process that sees one since rebuilds anyway.
+    let stamp = match outcome.kind {
+        RunKind::Batch => ValueRef::Null,
+        RunKind::Incremental | RunKind::Online => ValueRef::Integer(run),
+    };
+    // When most rows change (the first run), drop the indexes and rebuild them once at the
+    // end: sorting once beats inserting at random. Otherwise update in place.
+    let existing: i64 =
+        connection.query_row("SELECT count(*) FROM profile_member", [], |r| r.get(0))?;
+    let bulk = outcome.assignments.len() as i64 * 2 > existing;
+    if bulk {
+        connection.execute_batch(
+            "DROP INDEX profile_member_by_profile; DROP INDEX resolved_identifier_by_value;",
+        )?;
+    }
+    {
+        insert_rows(
+            connection,
+            "INSERT OR REPLACE INTO profile_member (record_id, profile_id, run) VALUES ",
+            3,
+            outcome.assignments.iter().map(|assignment| {
+                [
+                    ValueRef::Integer(assignment.record.0),
+                    ValueRef::Text(assignment.profile.as_str().as_bytes()),
+                    stamp,
+                ]
+            }),
+        )?;
+        // In record order, not the index's: each row's foreign key looks its record up,
+        // and in record order those lookups walk the records' table once instead of
+        // jumping around a table far larger than the page cache.
+        insert_rows(
+            connection,
+            "INSERT INTO resolved_identifier (kind, value, record_id) VALUES ",
+            3,
+            outcome.assignments.iter().flat_map(|assignment| {
+                assignment.identifiers.iter().map(|(kind, value)| {
+                    [
+                        ValueRef::Text(kind.name().as_bytes()),
+                        ValueRef::Text(value.as_bytes()),
+                        ValueRef::Integer(assignment.record.0),
+                    ]
+                })
+            }),
+        )?;
+        let mut event = connection.prepare_cached(
+            "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut created = connection.prepare_cached(
+            "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES (?1, ?2)",
+        )?;
+        let mut merged = connection.prepare_cached(
+            "UPDATE profile SET merged_into = ?2, merged_run = ?3 WHERE profile_id = ?1",
+        )?;
+        let created_event = |change: &ProfileEvent| matches!(change, ProfileEvent::Created { .. });
+        // A first run creates a profile for every person: those go many rows at a time.
+        for changes in outcome
+            .events
+            .chunk_by(|a, b| created_event(a) && created_event(b))
+        {
+            if changes.len() > 1 {
+                let profiles = changes.iter().filter_map(|change| match change {
+                    ProfileEvent::Created { profile } => Some(profile.as_str().as_bytes()),
+                    _ => None,
+                });
+                insert_rows(
+                    connection,
+                    "INSERT OR IGNORE INTO profile (profile_id, created_run) VALUES ",
+                    2,
+                    profiles
+                        .clone()
+                        .map(|profile| [ValueRef::Text(profile), ValueRef::Integer(run)]),
+                )?;
+                insert_rows(
+                    connection,
+                    "INSERT INTO profile_event (run, kind, profile_id, other_profile_id) VALUES ",
+                    4,
+                    profiles.map(|profile| {
+                        [
+                            ValueRef::Integer(run),
+                            ValueRef::Text(b"created"),
+                            ValueRef::Text(profile),
+                            ValueRef::Null,
+                        ]
+                    }),
+                )?;
+                continue;
+            }
+            for change in changes {
+                match change {
+                    ProfileEvent::Created { profile } => {
+                        created.execute(params![profile.as_str(), run])?;
+                        event.execute(params![run, "created", profile.as_str(), None::<&str>])?;
+                    }
+                    ProfileEvent::Merged { from, into } => {
+                        merged.execute(params![from.as_str(), into.as_str(), run])?;
+                        event.execute(params![run, "merged", from.as_str(), into.as_str()])?;
+                    }
+                    ProfileEvent::Split { from, new } => {
+                        event.execute(params![run, "split", from.as_str(), new.as_str()])?;
+                    }
+                }
+            }
+        }
+    }
+    if bulk {
+        connection.execute_batch(
+            "CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
+             CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
+        )?;
+    }
+    connection.execute("DELETE FROM review_pair", [])?;
+    {
+        let mut review = connection.prepare_cached(
+            "INSERT INTO review_pair (a_source, a_key, b_source, b_key, weight) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for item in &outcome.review {
+            review.execute(params![
+                item.a.0.as_str(),
+                item.a.1.as_str(),
+                item.b.0.as_str(),
+                item.b.1.as_str(),
+                item.weight
+            ])?;
+        }
+    }
+    Ok(run as u64)
+}
+
+/// `(run, event)` for the profile events matching `filter` (with one parameter), in order.
+fn events_where(
+    connection: &Connection,
+    filter: &str,
+    parameter: impl rusqlite::ToSql,
+) -> Result<Vec<(u64, ProfileEvent)>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT run, kind, profile_id, other_profile_id FROM profile_event
+         WHERE {filter} ORDER BY run, rowid"
+    ))?;
+    let rows = statement.query_map(params![parameter], |r| {
+        let (run, kind): (i64, String) = (r.get(0)?, r.get(1)?);
+        let (id, other): (String, Option<String>) = (r.get(2)?, r.get(3)?);
+        Ok((run, kind, id, other))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (run, kind, id, other) = row?;
+        let (id, other) = (ProfileId::new(id), other.map(ProfileId::new));
+        let event = match (kind.as_str(), other) {
+            ("merged", Some(into)) => ProfileEvent::Merged { from: id, into },
+            ("split", Some(new)) => ProfileEvent::Split { from: id, new },
+            _ => ProfileEvent::Created { profile: id },
+        };
+        events.push((run as u64, event));
+    }
+    Ok(events)
+}
+
+fn head(connection: &Connection) -> Result<u64, StoreError> {
+    let head: i64 =
+        connection.query_row("SELECT coalesce(max(id), 0) FROM resolution_run", [], |r| {
+            r.get(0)
+        })?;
+    Ok(head as u64)
+}
+
+fn changes_since(connection: &Connection, run: u64) -> Result<ResolutionChanges, StoreError> {
+    let since = run as i64;
+    let rebuild: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM resolution_run WHERE id > ?1 AND kind = 'batch')",
+        params![since],
+        |r| r.get(0),
+    )?;
+    let mut changes = ResolutionChanges {
+        head: head(connection)?,
+        rebuild,
+        ..ResolutionChanges::default()
+    };
+    if rebuild {
+        return Ok(changes);
+    }
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {RECORD_COLUMNS}, pm.run FROM profile_member pm
+         JOIN source_record r ON r.id = pm.record_id
+         WHERE pm.run > ?1 ORDER BY pm.run, pm.record_id"
+    ))?;
+    let mut rows = statement.query(params![since])?;
+    while let Some(row) = rows.next()? {
+        let stamped: i64 = row.get(7)?;
+        changes.records.push((stamped as u64, read_record(row)?));
+    }
+    changes.events = events_where(connection, "run > ?1", since)?;
+    Ok(changes)
+}
+
+/// The resolution in progress: the writer connection, inside an IMMEDIATE transaction.
+struct SqliteSession<'s> {
+    connection: MutexGuard<'s, Connection>,
+    open: bool,
+}
+
+impl ResolutionSession for SqliteSession<'_> {
+    fn changes_since(&mut self, run: u64) -> Result<ResolutionChanges, StoreError> {
+        changes_since(&self.connection, run)
+    }
+
+    fn apply(&mut self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
+        apply_in(&self.connection, outcome)
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.connection.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteSession<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
     }
 }
 

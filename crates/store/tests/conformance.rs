@@ -7,7 +7,7 @@ use tessera_model::{
 };
 use tessera_store::{
     AccessStore, Assignment, ClientRow, ImportEnd, ImportStatus, NewAccess, PreparedRecord,
-    ProfileEvent, ResolutionOutcome, SealedBlob, Sealer, SqliteStore, Store, StoredRecord,
+    ProfileEvent, ResolutionOutcome, RunKind, SealedBlob, Sealer, SqliteStore, Store, StoredRecord,
     WriteCounts,
 };
 
@@ -57,6 +57,7 @@ fn backends() -> Vec<(&'static str, tempfile::TempDir, Box<dyn Store>)> {
 fn apply(store: &dyn Store, assignments: Vec<Assignment>, events: Vec<ProfileEvent>) -> u64 {
     store
         .apply_resolution(&ResolutionOutcome {
+            kind: RunKind::Batch,
             finished_at: Utc::now(),
             records: assignments.len() as u64,
             profiles: 1,
@@ -351,6 +352,7 @@ fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
             weight: 2.5,
         };
         let outcome = |review| ResolutionOutcome {
+            kind: RunKind::Batch,
             finished_at: Utc::now(),
             records: 0,
             profiles: 0,
@@ -607,5 +609,103 @@ fn clients_are_found_by_token_hash_and_revoked() {
                 .is_some(),
             "{name}"
         );
+    }
+}
+
+/// What several processes resolving against one database rely on: one resolution at a time, a
+/// feed of what incremental and online runs stored, and a batch run flagged for a rebuild.
+#[test]
+fn resolutions_take_turns_and_say_what_changed_since_a_run() {
+    for (backend, _dir, store) in backends() {
+        let source = SourceId::new("tax").unwrap();
+        let import = store.begin_import(&source, "tax.csv", Utc::now()).unwrap();
+        store
+            .write_records(
+                import,
+                &[
+                    record("1", "Иванов Иван", "112-233-445 95"),
+                    record("2", "Петров Пётр", "001-001-999 65"),
+                ],
+            )
+            .unwrap();
+        assert_eq!(store.resolution_head().unwrap(), 0, "{backend}");
+        let all = assign_all(store.as_ref(), &ProfileId::new("p-000000000001".into()));
+        let (first, second) = (all[0].clone(), all[1].clone());
+        let online = |assignments: Vec<Assignment>, events: Vec<ProfileEvent>| ResolutionOutcome {
+            kind: RunKind::Online,
+            finished_at: Utc::now(),
+            records: 2,
+            profiles: 1,
+            assignments,
+            events,
+            review: vec![],
+        };
+        let created = ProfileEvent::Created {
+            profile: first.profile.clone(),
+        };
+
+        // A session dropped without commit keeps nothing.
+        {
+            let mut session = store.begin_resolution().unwrap();
+            session
+                .apply(&online(vec![first.clone()], vec![created.clone()]))
+                .unwrap();
+        }
+        assert_eq!(store.resolution_head().unwrap(), 0, "{backend}");
+
+        // While one session is open, another waits for it, then sees what it stored.
+        let store_ref = store.as_ref();
+        std::thread::scope(|scope| {
+            let (opened, wait_open) = std::sync::mpsc::channel();
+            let (first, created, online) = (&first, &created, &online);
+            let holder = scope.spawn(move || {
+                let mut session = store_ref.begin_resolution().unwrap();
+                opened.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let run = session
+                    .apply(&online(vec![first.clone()], vec![created.clone()]))
+                    .unwrap();
+                session.commit().unwrap();
+                run
+            });
+            wait_open.recv().unwrap();
+            let mut session = store_ref.begin_resolution().unwrap();
+            let changes = session.changes_since(0).unwrap();
+            assert_eq!(changes.head, 1, "{backend}: the second session waited");
+            assert!(!changes.rebuild);
+            assert_eq!(changes.records.len(), 1, "{backend}");
+            assert_eq!(changes.records[0].0, 1);
+            assert_eq!(changes.records[0].1.profile.as_ref(), Some(&first.profile));
+            assert_eq!(changes.events, vec![(1, created.clone())], "{backend}");
+            drop(session);
+            assert_eq!(holder.join().unwrap(), 1);
+        });
+
+        // Another online run, then the feed from run 1 holds only it; a batch run asks for a
+        // rebuild.
+        let merged = ProfileEvent::Merged {
+            from: ProfileId::new("p-000000000002".into()),
+            into: first.profile.clone(),
+        };
+        let run = store
+            .apply_resolution(&online(vec![second.clone()], vec![merged.clone()]))
+            .unwrap();
+        assert_eq!(run, 2, "{backend}");
+        let changes = store.resolution_changes_since(1).unwrap();
+        assert_eq!(changes.head, 2);
+        assert_eq!(changes.records.len(), 1, "{backend}");
+        assert_eq!(changes.records[0].1.id, second.record);
+        assert_eq!(changes.events, vec![(2, merged)], "{backend}");
+        assert!(
+            store
+                .resolution_changes_since(2)
+                .unwrap()
+                .records
+                .is_empty()
+        );
+        apply(store.as_ref(), vec![], vec![]);
+        let changes = store.resolution_changes_since(2).unwrap();
+        assert!(changes.rebuild, "{backend}");
+        assert_eq!(changes.head, 3);
     }
 }

@@ -12,8 +12,8 @@ use tessera_resolve::{
     assign_stable_ids, learn, resolve_with_history,
 };
 use tessera_store::{
-    Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, Store, StoredRecord,
-    lookup_identifiers,
+    Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind, Store,
+    StoredRecord, lookup_identifiers,
 };
 
 use crate::{Settings, count};
@@ -149,8 +149,52 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
+/// How many times a run starts over when another process stored a resolution while it ran.
+const ATTEMPTS: u32 = 3;
+
+/// Stores `outcome` unless a resolution run was stored after `head`, the newest run when this
+/// one read the records: then its view is stale, nothing is stored, and the answer is `None`.
+fn apply_unless_moved(
+    store: &dyn Store,
+    head: u64,
+    outcome: &ResolutionOutcome,
+) -> anyhow::Result<Option<u64>> {
+    let mut session = store
+        .begin_resolution()
+        .context("failed to start storing the resolution")?;
+    if session.changes_since(head)?.head != head {
+        return Ok(None);
+    }
+    let run = session.apply(outcome).context("failed to store profiles")?;
+    session.commit().context("failed to store profiles")?;
+    Ok(Some(run))
+}
+
+/// Runs `attempt` until it is not overtaken by another process's resolution, at most
+/// [`ATTEMPTS`] times.
+fn until_not_overtaken<T>(
+    mut attempt: impl FnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
+    for _ in 0..ATTEMPTS {
+        if let Some(done) = attempt()? {
+            return Ok(done);
+        }
+        eprintln!("another process stored a resolution while this one ran; resolving again");
+    }
+    anyhow::bail!(
+        "other processes stored resolutions while this one ran, {ATTEMPTS} times; run it again \
+         when they are quieter"
+    )
+}
+
+/// A batch run over every current record, stored only if no other resolution overtook it.
 pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> {
+    until_not_overtaken(|| resolve_once(store))
+}
+
+fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
     let started = Instant::now();
+    let head = store.resolution_head()?;
     let decisions = store
         .decisions(false)
         .context("failed to read steward decisions")?
@@ -203,6 +247,7 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         .collect();
     let queued = review.len() as u64;
     let outcome = ResolutionOutcome {
+        kind: RunKind::Batch,
         finished_at: Utc::now(),
         records: total,
         profiles,
@@ -210,12 +255,13 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         events,
         review,
     };
-    store
-        .apply_resolution(&outcome)
-        .context("failed to store profiles")?;
+    let stored = apply_unless_moved(store, head, &outcome)?;
     // Freeing millions of assignments takes a second or two; nothing waits for it.
     rayon::spawn(move || drop(outcome));
-    Ok(ResolveReport {
+    if stored.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ResolveReport {
         records: total,
         profiles,
         stats: resolution.stats,
@@ -223,7 +269,7 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
         queued,
         elapsed: started.elapsed(),
         phases: [loaded, resolved - loaded, started.elapsed() - resolved],
-    })
+    }))
 }
 
 /// `tessera resolve --incremental`: resolves the records that no run has resolved yet one at a
@@ -232,7 +278,12 @@ pub(crate) fn resolve_store(store: &dyn Store) -> anyhow::Result<ResolveReport> 
 pub(crate) fn run_incremental(context: &Settings) -> anyhow::Result<()> {
     let store = context.open_store()?;
     let store = &*store;
+    until_not_overtaken(|| incremental_once(store))
+}
+
+fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
     let started = Instant::now();
+    let head = store.resolution_head()?;
     let mut loaded = load(store)?;
     into_canonical_order(&mut loaded);
     let mut resolved: BTreeMap<&ProfileId, Vec<usize>> = BTreeMap::new();
@@ -291,14 +342,18 @@ pub(crate) fn run_incremental(context: &Settings) -> anyhow::Result<()> {
     let events = changes.into_iter().map(profile_event).collect();
     // The review queue belongs to the batch run; keep it as it is.
     let review = store.review_queue(tessera_resolve::MAX_REVIEW_PAIRS)?;
-    store.apply_resolution(&ResolutionOutcome {
+    let outcome = ResolutionOutcome {
+        kind: RunKind::Incremental,
         finished_at: Utc::now(),
         records,
         profiles,
         assignments,
         events,
         review,
-    })?;
+    };
+    if apply_unless_moved(store, head, &outcome)?.is_none() {
+        return Ok(None);
+    }
 
     latencies.sort_unstable();
     let percentile = |p: f64| {
@@ -327,7 +382,7 @@ pub(crate) fn run_incremental(context: &Settings) -> anyhow::Result<()> {
             fresh.len() as f64 / resolving.as_secs_f64().max(1e-9),
         );
     }
-    Ok(())
+    Ok(Some(()))
 }
 
 /// Puts the loaded records in canonical order (by reference), keeping their columns aligned.

@@ -4,17 +4,18 @@
 //! through a `OnceLock`; each test uses its own clients and records, so they do not depend on
 //! each other's order.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+mod node;
 mod postgres_test;
+
+use node::{Node, tessera};
 
 struct Server {
     _dir: tempfile::TempDir,
@@ -22,41 +23,9 @@ struct Server {
     /// The PostgreSQL database (URL naming this server's own schema); `None` for SQLite.
     database: Option<postgres_test::Database>,
     base: String,
-    process: std::sync::Mutex<Child>,
+    _node: Node,
     /// The identity provider's signing key (Ed25519, PKCS#8 DER).
     idp_key: Vec<u8>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(mut child) = self.process.lock() {
-            let _ = child.kill();
-        }
-    }
-}
-
-/// The command line over the server's data directory and database.
-fn command(data_dir: &Path, database: Option<&postgres_test::Database>) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    command.arg("--data-dir").arg(data_dir);
-    if let Some(database) = database {
-        command.arg("--database").arg(database.url());
-    }
-    command
-}
-
-fn tessera(data_dir: &Path, database: Option<&postgres_test::Database>, args: &[&str]) -> String {
-    let out = command(data_dir, database)
-        .env("TESSERA_PURPOSE", "data_quality")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 impl Server {
@@ -105,63 +74,25 @@ fn start(database: Option<postgres_test::Database>) -> Server {
         .unwrap();
     let pem_path = dir.path().join("idp.pem");
     std::fs::write(&pem_path, public_pem).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut command = command(&data_dir, database.as_ref());
-    command
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args([
-            "--oidc-issuer",
-            "https://idp.test",
-            "--oidc-audience",
-            "tessera",
-        ])
-        .arg("--oidc-key")
-        .arg(&pem_path)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
-    let mut child = spawn_tied_to_this_process(command);
-    // The server says where it listens once it does; its log lines follow on stderr.
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.contains("tessera serves"), "{first}");
-    // Keep the server's log beside its data, for a failing test to be read.
-    let log_path = data_dir.join("serve.log");
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let mut log = std::fs::File::create(log_path).unwrap();
-        for line in lines.map_while(Result::ok) {
-            let _ = writeln!(log, "{line}");
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        let health: Value = Client::new()
-            .get(format!("{base}/healthz"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if health["resolver"] == "ready" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "resolver never ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let node = node::serve(
+        &data_dir,
+        database.as_ref(),
+        &[
+            "--oidc-issuer".as_ref(),
+            "https://idp.test".as_ref(),
+            "--oidc-audience".as_ref(),
+            "tessera".as_ref(),
+            "--oidc-key".as_ref(),
+            pem_path.as_os_str(),
+        ],
+        "serve.log",
+    );
     Server {
         _dir: dir,
         data_dir,
         database,
-        base,
-        process: std::sync::Mutex::new(child),
+        base: node.base.clone(),
+        _node: node,
         idp_key,
     }
 }
@@ -196,28 +127,6 @@ on_both_backends!(
     a_correction_request_reaches_the_steward,
     sealed_values_survive_key_rotation_and_tampering_is_detected,
 );
-
-/// Spawns the server so that it is stopped when the test process ends, however it ends: from a
-/// thread that lives as long as the process, with the kernel told to send SIGTERM to the child
-/// when that thread is gone.
-fn spawn_tied_to_this_process(mut command: Command) -> Child {
-    use std::os::unix::process::CommandExt;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // SAFETY: prctl is async-signal-safe and touches only the child's own settings.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        sender.send(command.spawn().unwrap()).unwrap();
-        loop {
-            std::thread::park();
-        }
-    });
-    receiver.recv().unwrap()
-}
 
 fn client(s: &Server, role: &str, name: &str, extra: &[&str]) -> String {
     let mut args = vec!["clients", "add", "--role", role, "--name", name];

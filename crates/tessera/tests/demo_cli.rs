@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[allow(dead_code)]
+mod node;
 mod postgres_test;
 
 /// Where a test's city lives: a data directory, and for PostgreSQL a schema of its own.
@@ -33,12 +35,7 @@ impl Place {
 
     /// The binary, pointed at this place.
     fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        command.arg("--data-dir").arg(&self.data_dir);
-        if let Some(database) = &self.database {
-            command.arg("--database").arg(database.url());
-        }
-        command
+        node::command(&self.data_dir, self.database.as_ref())
     }
 }
 
@@ -155,18 +152,7 @@ fn the_demo_imports_every_source_resolves_and_scores(backend: Backend) {
 
 /// Runs a command as a steward checking data quality (the purpose every read must name).
 fn tessera(place: &Place, args: &[&str]) -> String {
-    let out = place
-        .command()
-        .env("TESSERA_PURPOSE", "data_quality")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    node::tessera(&place.data_dir, place.database.as_ref(), args)
 }
 
 fn explain_shows_the_evidence_of_a_profile_and_of_a_pair(backend: Backend) {
