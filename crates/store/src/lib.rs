@@ -10,6 +10,7 @@
 //! not parse files and does not decide which records are one person.
 
 mod access;
+mod columns;
 mod prepared;
 mod sqlite;
 
