@@ -11,8 +11,11 @@
 
 mod access;
 mod columns;
+mod postgres;
 mod prepared;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use chrono::{DateTime, Utc};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
@@ -21,6 +24,7 @@ pub use access::{
     AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, CorrectionStatus,
     NewAccess, SealedBlob, SealedRow, Sealer, special_aad,
 };
+pub use postgres::PgStore;
 pub use prepared::PreparedRecord;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
@@ -39,6 +43,29 @@ pub enum StoreError {
     Corrupt { id: i64, reason: String },
     #[error("no import run {0}")]
     NoSuchImport(i64),
+    #[error("postgresql error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("cannot get a postgresql connection: {0}")]
+    PostgresPool(#[from] deadpool_postgres::PoolError),
+    #[error("cannot set up the postgresql connection pool: {0}")]
+    PostgresPoolConfig(#[from] deadpool_postgres::BuildError),
+    #[error("cannot start the postgresql store's runtime: {0}")]
+    PostgresRuntime(std::io::Error),
+    #[error("the postgresql store's runtime stopped before answering")]
+    PostgresWorkerGone,
+    #[error(
+        "invalid postgresql schema name {0:?}: use lowercase ascii letters, digits and underscores, not starting with a digit"
+    )]
+    PostgresSchemaName(String),
+    #[error(
+        "the postgresql schema is at migration {newest}, newer than this build knows ({known}): upgrade tessera"
+    )]
+    PostgresSchemaAhead { newest: i64, known: i64 },
+    #[error("postgresql schema migration {version} failed: {source}")]
+    PostgresMigration {
+        version: i64,
+        source: tokio_postgres::Error,
+    },
 }
 
 /// The store's id of one version of one source record.
