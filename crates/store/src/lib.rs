@@ -43,9 +43,9 @@ pub enum StoreError {
     Corrupt { id: i64, reason: String },
     #[error("no import run {0}")]
     NoSuchImport(i64),
-    #[error("postgresql error: {0}")]
+    #[error("postgresql error: {}", with_causes(.0))]
     Postgres(#[from] tokio_postgres::Error),
-    #[error("cannot get a postgresql connection: {0}")]
+    #[error("cannot get a postgresql connection: {}", with_causes(.0))]
     PostgresPool(#[from] deadpool_postgres::PoolError),
     #[error("cannot set up the postgresql connection pool: {0}")]
     PostgresPoolConfig(#[from] deadpool_postgres::BuildError),
@@ -61,11 +61,27 @@ pub enum StoreError {
         "the postgresql schema is at migration {newest}, newer than this build knows ({known}): upgrade tessera"
     )]
     PostgresSchemaAhead { newest: i64, known: i64 },
-    #[error("postgresql schema migration {version} failed: {source}")]
+    #[error("postgresql schema migration {version} failed: {}", with_causes(.source))]
     PostgresMigration {
         version: i64,
         source: tokio_postgres::Error,
     },
+}
+
+/// An error's message followed by its causes': the driver's own message is often only "db error"
+/// or "error connecting to server", with what went wrong in its source.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = error.source();
+    }
+    message
 }
 
 /// The store's id of one version of one source record.

@@ -10,6 +10,7 @@
 //! `TESSERA_REQUIRE_POSTGRES` is set (CI sets it) and otherwise prints one line saying that its
 //! PostgreSQL half was skipped and why.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{PgStore, StoreError};
@@ -129,7 +130,10 @@ pub fn postgres(test: &str) -> Option<TestPostgres> {
     match PgStore::connect_in_schema(&url, &schema) {
         Ok(store) => Some(TestPostgres { store, url, schema }),
         Err(error) if unreachable(&error) && !postgres_required() => {
-            eprintln!(
+            // Straight to the process's stderr: the test harness captures `eprintln!`, and a
+            // skip that nobody sees is a test that silently stopped testing.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipped PostgreSQL half of {test}: cannot connect to {}: {error} \
                  (set {POSTGRES_URL_VAR}, or {REQUIRE_POSTGRES_VAR}=1 to fail instead)",
                 redacted(&url)
