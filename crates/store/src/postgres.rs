@@ -28,7 +28,7 @@ use tessera_model::{IdKind, ProfileId, SourceId};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::columns::{RawRecord, SCAN_CHUNK, address, decode_record, parse_time, timestamp};
+use crate::columns::{RawRecord, address, decode_record, parse_time, timestamp};
 use crate::{
     Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
     RecordAddress, ResolutionOutcome, ReviewItem, Store, StoreCounts, StoreError, StoredRecord,
@@ -36,16 +36,10 @@ use crate::{
 };
 
 mod access;
+mod migrate;
+mod scan;
 mod staging;
 mod write;
-
-/// The schema migrations, in order; each is applied once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_profiles.sql")),
-    (3, include_str!("../migrations/postgres/0003_review.sql")),
-    (4, include_str!("../migrations/postgres/0004_serving.sql")),
-];
 
 /// Connections one store keeps at most. Each caller thread holds one for the length of an
 /// operation; a server's handlers beyond this many wait for a free one.
@@ -151,7 +145,7 @@ impl PgStore {
             schema: schema.map(str::to_string),
         };
         let schema = store.schema.clone();
-        store.with_client(move |client| migrate(client, schema))?;
+        store.with_client(move |client| migrate::migrate(client, schema))?;
         Ok(store)
     }
 
@@ -290,93 +284,6 @@ fn retryable(error: &StoreError) -> bool {
 /// How often a write whose transaction lost a conflict is tried again.
 const WRITE_ATTEMPTS: usize = 5;
 
-/// Whether an error is what a concurrent `CREATE ... IF NOT EXISTS` of the same object gives:
-/// PostgreSQL checks for the object, then creates it, and two creators can both pass the check.
-fn created_concurrently(error: &tokio_postgres::Error) -> bool {
-    use tokio_postgres::error::SqlState;
-    error.code().is_some_and(|c| {
-        *c == SqlState::UNIQUE_VIOLATION
-            || *c == SqlState::DUPLICATE_TABLE
-            || *c == SqlState::DUPLICATE_SCHEMA
-            || *c == SqlState::DUPLICATE_OBJECT
-    })
-}
-
-async fn execute_creating(client: &Object, sql: &str) -> Result<(), StoreError> {
-    for _ in 0..5 {
-        match client.batch_execute(sql).await {
-            Err(e) if created_concurrently(&e) => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            other => return Ok(other?),
-        }
-    }
-    Ok(client.batch_execute(sql).await?)
-}
-
-/// Brings the schema up to date. Safe when several processes start at once: each migration runs
-/// in its own transaction holding a row lock (row 0 of `tessera_migrations`, which records no
-/// migration), so one process applies it while the others wait and then find it applied.
-/// CockroachDB has neither `pg_advisory_lock` nor `LOCK TABLE`; a row lock it has.
-async fn migrate(mut client: Object, schema: Option<String>) -> Result<(), StoreError> {
-    if let Some(schema) = &schema {
-        execute_creating(&client, &format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
-    }
-    execute_creating(
-        &client,
-        "CREATE TABLE IF NOT EXISTS tessera_migrations (
-             version     BIGINT PRIMARY KEY,
-             applied_at  TEXT   NOT NULL
-         )",
-    )
-    .await?;
-    client
-        .execute(
-            "INSERT INTO tessera_migrations (version, applied_at) VALUES (0, $1)
-             ON CONFLICT (version) DO NOTHING",
-            &[&timestamp(Utc::now())],
-        )
-        .await?;
-    let known = MIGRATIONS.len() as i64;
-    for &(version, sql) in MIGRATIONS {
-        let transaction = client.transaction().await?;
-        transaction
-            .query_one(
-                "SELECT version FROM tessera_migrations WHERE version = 0 FOR UPDATE",
-                &[],
-            )
-            .await?;
-        let newest: i64 = transaction
-            .query_one("SELECT max(version) FROM tessera_migrations", &[])
-            .await?
-            .try_get(0)?;
-        if newest > known {
-            return Err(StoreError::PostgresSchemaAhead { newest, known });
-        }
-        let applied = transaction
-            .query_opt(
-                "SELECT 1 FROM tessera_migrations WHERE version = $1",
-                &[&version],
-            )
-            .await?
-            .is_some();
-        if !applied {
-            transaction
-                .batch_execute(sql)
-                .await
-                .map_err(|source| StoreError::PostgresMigration { version, source })?;
-            transaction
-                .execute(
-                    "INSERT INTO tessera_migrations (version, applied_at) VALUES ($1, $2)",
-                    &[&version, &timestamp(Utc::now())],
-                )
-                .await?;
-        }
-        transaction.commit().await?;
-    }
-    Ok(())
-}
-
 /// The one row a statement that always returns one (an INSERT ... RETURNING, an aggregate) gave.
 fn first(rows: &[Row]) -> Result<&Row, StoreError> {
     rows.first().ok_or(StoreError::Corrupt {
@@ -398,45 +305,6 @@ fn raw_record(row: &Row) -> Result<RawRecord, StoreError> {
         attributes: row.try_get(5)?,
         profile: row.try_get(6)?,
     })
-}
-
-/// What the scanning task sends the caller.
-enum ScanMessage {
-    Rows(Vec<RawRecord>),
-    Failed(StoreError),
-    Done,
-}
-
-/// Reads the current records through a portal, `SCAN_CHUNK` rows at a time, and sends them on;
-/// the bounded channel keeps at most a few chunks in memory whatever the table's size.
-async fn scan_rows(
-    pool: Pool,
-    sender: &mut futures::channel::mpsc::Sender<ScanMessage>,
-) -> Result<(), StoreError> {
-    use futures::SinkExt;
-    let mut client = pool.get().await?;
-    let transaction = client.build_transaction().read_only(true).start().await?;
-    let statement = transaction
-        .prepare(&format!(
-            "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
-             WHERE r.is_current ORDER BY r.id"
-        ))
-        .await?;
-    let portal = transaction.bind(&statement, &[]).await?;
-    loop {
-        let rows = transaction.query_portal(&portal, SCAN_CHUNK as i32).await?;
-        let full = rows.len() == SCAN_CHUNK;
-        let raw = rows.iter().map(raw_record).collect::<Result<Vec<_>, _>>()?;
-        if !raw.is_empty() && sender.send(ScanMessage::Rows(raw)).await.is_err() {
-            // The caller stopped reading (its visit failed); the transaction rolls back.
-            return Ok(());
-        }
-        if !full {
-            break;
-        }
-    }
-    transaction.commit().await?;
-    Ok(())
 }
 
 impl Store for PgStore {
@@ -504,27 +372,7 @@ impl Store for PgStore {
             .runtime
             .as_ref()
             .ok_or(StoreError::PostgresWorkerGone)?;
-        let (mut sender, receiver) = futures::channel::mpsc::channel(1);
-        let pool = self.pool.clone();
-        runtime.spawn(async move {
-            use futures::SinkExt;
-            let message = match scan_rows(pool, &mut sender).await {
-                Ok(()) => ScanMessage::Done,
-                Err(error) => ScanMessage::Failed(error),
-            };
-            let _ = sender.send(message).await;
-        });
-        // Rows are decoded a chunk at a time on every core, here, while the runtime fetches the
-        // next chunk.
-        for message in futures::executor::block_on_stream(receiver) {
-            match message {
-                ScanMessage::Rows(mut raw) => crate::columns::visit_decoded(&mut raw, visit)?,
-                ScanMessage::Failed(error) => return Err(error),
-                ScanMessage::Done => return Ok(()),
-            }
-        }
-        // The channel closed without `Done`: the scanning task panicked or was cancelled.
-        Err(StoreError::PostgresWorkerGone)
+        scan::scan_current(runtime, self.pool.clone(), visit)
     }
 
     fn apply_resolution(&self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
@@ -755,12 +603,5 @@ mod tests {
         assert!(!plain_identifier("a; DROP TABLE x"));
         assert!(!plain_identifier("1abc"));
         assert!(!plain_identifier(""));
-    }
-
-    #[test]
-    fn migrations_are_numbered_in_order() {
-        for (i, (version, _)) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(*version, i as i64 + 1);
-        }
     }
 }

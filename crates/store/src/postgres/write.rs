@@ -7,7 +7,7 @@
 //! row of `resolution_turn`. Both retry a transaction PostgreSQL (or CockroachDB) aborted as a
 //! deadlock or serialization failure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use deadpool_postgres::{Object, Pool};
 
@@ -109,7 +109,8 @@ pub(crate) async fn write_records(
 /// written one after the other. Each round of the batch therefore first claims the keys it does
 /// not know by inserting their `record_head` rows (`ON CONFLICT DO NOTHING`: a writer that
 /// inserted the same key first makes this wait for its commit, and then the key is known), then
-/// locks every head of the round (`FOR UPDATE`) and compares content hashes under the lock.
+/// locks the heads it did not claim (`FOR UPDATE`; a claimed head points at the id this batch
+/// drew for it, which no other head can) and compares content hashes under the lock.
 /// Claims and locks are each taken in key order, so two batches never wait for each other in a
 /// cycle. Record ids are drawn beforehand in batch order, so the scan visits a batch in the order
 /// it was given, whatever the order its keys were locked in.
@@ -137,40 +138,32 @@ async fn write_attempt(
     let mut counts = WriteCounts::default();
     for (round, &size) in batch.round_sizes.iter().enumerate() {
         let round = round as i32;
-        let claimed: HashSet<i64> = transaction
-            .query(
+        let claimed = transaction
+            .execute(
                 &format!(
                     "INSERT INTO record_head (source, record_key, record_id, version, content_hash)
                      SELECT source, record_key, id, 1, content_hash FROM {incoming}
                      WHERE round = {round_parameter} ORDER BY source, record_key
-                     ON CONFLICT (source, record_key) DO NOTHING RETURNING record_id"
+                     ON CONFLICT (source, record_key) DO NOTHING"
                 ),
                 &staged.params(&[&round]),
             )
-            .await?
-            .iter()
-            .map(|row| row.try_get(0))
-            .collect::<Result<_, _>>()?;
+            .await? as usize;
         let locked = transaction
             .query(
                 &format!(
                     "SELECT incoming.id, h.record_id, h.content_hash = incoming.content_hash
                      FROM record_head h JOIN {incoming}
                        ON h.source = incoming.source AND h.record_key = incoming.record_key
-                     WHERE incoming.round = {round_parameter}
+                     WHERE incoming.round = {round_parameter} AND h.record_id <> incoming.id
                      ORDER BY h.source, h.record_key FOR UPDATE OF h"
                 ),
                 &staged.params(&[&round]),
             )
             .await?;
         let mut retired: Vec<i64> = Vec::new();
-        let mut decided = claimed.len();
+        let decided = claimed + locked.len();
         for row in &locked {
-            let id: i64 = row.try_get(0)?;
-            if claimed.contains(&id) {
-                continue;
-            }
-            decided += 1;
             if row.try_get::<_, bool>(2)? {
                 counts.unchanged += 1;
             } else {
@@ -178,7 +171,7 @@ async fn write_attempt(
                 retired.push(row.try_get(1)?);
             }
         }
-        counts.new += claimed.len() as u64;
+        counts.new += claimed as u64;
         if decided != size {
             return Err(StoreError::Corrupt {
                 id: 0,
@@ -187,7 +180,7 @@ async fn write_attempt(
                 ),
             });
         }
-        if claimed.is_empty() && retired.is_empty() {
+        if claimed == 0 && retired.is_empty() {
             continue;
         }
         // The rows to store are those whose head this transaction claimed (new) and those whose
