@@ -699,3 +699,147 @@ fn a_key_twice_in_one_batch_is_two_writes_in_order() {
         }
     }
 }
+
+#[test]
+fn corrections_aliases_clients_and_rewrapping_answer_alike() {
+    use tessera_model::{HealthNote, Special};
+    for backend in backends("corrections_aliases_clients_and_rewrapping_answer_alike") {
+        let (name, store) = (backend.name(), backend.store());
+        let source = SourceId::new("tax").unwrap();
+        let anchor = (source.clone(), RecordKey::new("1").unwrap());
+        let (a, b, c) = (
+            ProfileId::new("p-a".into()),
+            ProfileId::new("p-b".into()),
+            ProfileId::new("p-c".into()),
+        );
+
+        let first = store
+            .add_correction(&anchor, &a, "c-1", "wrong birth date", Utc::now())
+            .unwrap();
+        let second = store
+            .add_correction(&anchor, &a, "c-1", "wrong address", Utc::now())
+            .unwrap();
+        let all = store.corrections(false).unwrap();
+        assert_eq!(
+            all.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [first, second],
+            "{name}"
+        );
+        assert_eq!(all[1].text, "wrong address", "{name}");
+        assert_eq!(
+            all[0].status,
+            tessera_store::CorrectionStatus::Open,
+            "{name}"
+        );
+        assert_eq!(store.corrections(true).unwrap().len(), 2, "{name}");
+
+        // c merges into b, b into a: a's aliases are all three, c's only itself.
+        let created = [&a, &b, &c].map(|p| ProfileEvent::Created { profile: p.clone() });
+        apply(store, vec![], created.to_vec());
+        apply(
+            store,
+            vec![],
+            vec![
+                ProfileEvent::Merged {
+                    from: c.clone(),
+                    into: b.clone(),
+                },
+                ProfileEvent::Merged {
+                    from: b.clone(),
+                    into: a.clone(),
+                },
+            ],
+        );
+        assert_eq!(
+            store.profile_aliases(&a).unwrap(),
+            [a.clone(), b.clone(), c.clone()],
+            "{name}"
+        );
+        assert_eq!(store.profile_aliases(&c).unwrap(), [c.clone()], "{name}");
+        assert_eq!(
+            store.profile_history(&c).unwrap().merged_into,
+            Some(a.clone()),
+            "{name}"
+        );
+
+        // Clients are listed by creation time, whatever order they were added in.
+        let client = |id: &str, hour: u32| ClientRow {
+            id: id.into(),
+            name: format!("client {id}"),
+            role: "person".into(),
+            anchor: Some(anchor.clone()),
+            sources: vec![],
+            token_hash: [hour as u8; 32],
+            created_at: Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0).unwrap(),
+            revoked_at: None,
+        };
+        store.add_client(&client("c-late", 12)).unwrap();
+        store.add_client(&client("c-early", 9)).unwrap();
+        let clients = store.clients().unwrap();
+        assert_eq!(
+            clients,
+            [client("c-early", 9), client("c-late", 12)],
+            "{name}"
+        );
+
+        // Sealed values: counted per key, found when not under a key, re-wrapped in place.
+        let import = store.begin_import(&source, "h.csv", Utc::now()).unwrap();
+        let sick = |key: &str| {
+            PreparedRecord::new(
+                &SourceRecord {
+                    source: source.clone(),
+                    key: RecordKey::new(key).unwrap(),
+                    observed_at: Utc::now(),
+                    attributes: vec![Attribute::Health(Special::new(HealthNote(
+                        "J45 asthma".into(),
+                    )))],
+                },
+                sealer(),
+            )
+        };
+        store
+            .write_records(import, &[sick("h1"), sick("h2")])
+            .unwrap();
+        let counts_by_key = store.sealed_key_counts().unwrap();
+        assert_eq!(counts_by_key.len(), 1, "{name}");
+        assert_eq!(counts_by_key[0].1, 2, "{name}");
+        let old_key = counts_by_key[0].0.clone();
+        let to_rewrap = store.sealed_not_under("k-new", 10).unwrap();
+        assert_eq!(to_rewrap.len(), 2, "{name}");
+        let ids: Vec<_> = to_rewrap.iter().map(|r| r.record).collect();
+        // Asked twice and in reverse, answered twice and in reverse.
+        let asked = [ids[1], ids[0], ids[1]];
+        assert_eq!(
+            store
+                .sealed_values(&asked)
+                .unwrap()
+                .iter()
+                .map(|r| r.record)
+                .collect::<Vec<_>>(),
+            asked,
+            "{name}"
+        );
+        let rewrapped: Vec<_> = to_rewrap
+            .into_iter()
+            .map(|mut row| {
+                row.blob.key_id = "k-new".into();
+                row
+            })
+            .collect();
+        store.replace_sealed(&rewrapped).unwrap();
+        assert_eq!(
+            store.sealed_key_counts().unwrap(),
+            [("k-new".to_string(), 2)],
+            "{name}"
+        );
+        assert!(
+            store.sealed_not_under("k-new", 10).unwrap().is_empty(),
+            "{name}"
+        );
+        assert_eq!(
+            store.sealed_not_under(&old_key, 1).unwrap().len(),
+            1,
+            "{name}"
+        );
+    }
+}
