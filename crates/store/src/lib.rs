@@ -1,9 +1,19 @@
 //! Where Tessera keeps source records, their versions, import runs and profile assignments.
 //!
-//! [`Store`] is the narrow storage interface every caller uses; [`SqliteStore`] is the embedded
-//! implementation (bundled SQLite in WAL mode, one file in the data directory, schema migrations
-//! versioned by `PRAGMA user_version`). A PostgreSQL implementation plugs in behind the same trait
-//! and must pass the same suite in `tests/conformance.rs`.
+//! [`Store`] is the narrow storage interface every caller uses, [`AccessStore`] the serving
+//! layer's (clients, access log, consents, corrections, sealed values). Two implementations
+//! answer both alike and pass the one suite in `tests/conformance.rs`:
+//!
+//! - [`SqliteStore`]: embedded, bundled SQLite in WAL mode, one file in the data directory,
+//!   schema migrations versioned by `PRAGMA user_version`. One process writes.
+//! - [`PgStore`]: PostgreSQL, for several server processes sharing one registry
+//!   ([`PgStore::connect`], [`PgStore::connect_in_schema`]); migrations in
+//!   `migrations/postgres/`, recorded in `tessera_migrations`. Bulk writes go through binary
+//!   COPY; concurrent writers serialise on row locks (see `postgres.rs`).
+//!
+//! With the `testing` feature, the `testing` module gives other crates' tests a PostgreSQL
+//! store in a fresh schema and the one rule for skipping (or, with `TESSERA_REQUIRE_POSTGRES`,
+//! failing) when PostgreSQL cannot be reached.
 //!
 //! Records are immutable: writing a record whose key exists adds a new version when its content
 //! changed and does nothing when it did not, so re-importing a file changes nothing. The store does
