@@ -755,7 +755,11 @@ fn corrections_aliases_clients_and_rewrapping_answer_alike() {
             [a.clone(), b.clone(), c.clone()],
             "{name}"
         );
-        assert_eq!(store.profile_aliases(&c).unwrap(), [c.clone()], "{name}");
+        assert_eq!(
+            store.profile_aliases(&c).unwrap(),
+            std::slice::from_ref(&c),
+            "{name}"
+        );
         assert_eq!(
             store.profile_history(&c).unwrap().merged_into,
             Some(a.clone()),
