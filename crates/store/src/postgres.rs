@@ -12,7 +12,8 @@
 //! Observable behaviour is the SQLite store's (the suite in `tests/conformance.rs` runs against
 //! both). What differs is how concurrency is made safe: SQLite has one writer, PostgreSQL has
 //! many, so writes that SQLite serialises by its write lock take row locks here (`record_head`
-//! for records, `access_chain_head` for the access log). Bulk writes stage their rows with binary
+//! for records, `access_chain_head` for the access log, `resolution_turn` for resolution runs).
+//! Bulk writes stage their rows with binary
 //! COPY into temporary tables (`postgres/staging.rs`); the write paths are in
 //! `postgres/write.rs`, the serving tables in `postgres/access.rs`. Not handled: TLS (the
 //! connection is plain TCP; use a local socket, a tunnel or a private network).
@@ -59,6 +60,8 @@ fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
+/// The PostgreSQL store (see the module comment). Cheap to share between threads; each
+/// operation takes a pooled connection for its length.
 pub struct PgStore {
     pool: Pool,
     /// `Some` until the store is dropped; see the module comment for why the store has its own.
