@@ -13,10 +13,10 @@
 //! both). What differs is how concurrency is made safe: SQLite has one writer, PostgreSQL has
 //! many, so writes that SQLite serialises by its write lock take row locks here (`record_head`
 //! for records, `access_chain_head` for the access log, `resolution_turn` for resolution runs).
-//! Bulk writes stage their rows with binary
-//! COPY into temporary tables (`postgres/staging.rs`); the write paths are in
-//! `postgres/write.rs`, the serving tables in `postgres/access.rs`. Not handled: TLS (the
-//! connection is plain TCP; use a local socket, a tunnel or a private network).
+//! Bulk writes stage their rows with binary COPY into temporary tables (`postgres/staging.rs`);
+//! the write paths are in `postgres/write.rs`, the serving tables in `postgres/access.rs`. Not
+//! handled: TLS (the connection is plain TCP; use a local socket, a tunnel or a private
+//! network).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
