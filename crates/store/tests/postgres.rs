@@ -403,3 +403,79 @@ fn the_store_works_and_drops_inside_an_async_runtime() {
     });
     assert_eq!(postgres.counts().unwrap().records, 1);
 }
+
+#[test]
+fn two_nodes_granting_one_consent_at_once_keep_one_and_runs_take_turns() {
+    let Some(postgres) =
+        testing::postgres("two_nodes_granting_one_consent_at_once_keep_one_and_runs_take_turns")
+    else {
+        return;
+    };
+    let second = postgres.another_node().unwrap();
+    let nodes: [&PgStore; 2] = [postgres.store(), &second];
+    let source = SourceId::new("tax").unwrap();
+    let import = postgres
+        .begin_import(&source, "tax.csv", Utc::now())
+        .unwrap();
+    postgres
+        .write_records(import, &[record("1", "Иванов Иван", &snils(1))])
+        .unwrap();
+    let mut stored = Vec::new();
+    postgres.scan_current(&mut |r| stored.push(r)).unwrap();
+    let profile = ProfileId::new("p-1".into());
+    let anchor = (source.clone(), RecordKey::new("1").unwrap());
+    let pair = tessera_store::ReviewItem {
+        a: anchor.clone(),
+        b: (source.clone(), RecordKey::new("2").unwrap()),
+        weight: 3.0,
+    };
+    let outcome = |assignments| ResolutionOutcome {
+        finished_at: Utc::now(),
+        records: 1,
+        profiles: 1,
+        assignments,
+        events: vec![],
+        // Each run (an online ingest keeps the batch run's queue) writes the same queue.
+        review: vec![pair.clone()],
+    };
+    postgres
+        .apply_resolution(&outcome(vec![Assignment {
+            record: stored[0].id,
+            profile: profile.clone(),
+            identifiers: vec![],
+        }]))
+        .unwrap();
+    // Runs that share no assignment: nothing but their turn keeps their queues apart.
+    let outcome = outcome(vec![]);
+    let barrier = Barrier::new(2);
+    let granted: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = nodes
+            .into_iter()
+            .map(|node| {
+                let (barrier, anchor, outcome) = (&barrier, &anchor, &outcome);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let (mut ids, mut queues) = (Vec::new(), Vec::new());
+                    for _ in 0..50 {
+                        node.apply_resolution(outcome).unwrap();
+                        queues.push(node.review_queue(100).unwrap().len());
+                        ids.push(
+                            node.grant_consent(anchor, "employer_check", "the person", Utc::now())
+                                .unwrap(),
+                        );
+                    }
+                    // Never two runs' queues at once.
+                    assert!(queues.iter().all(|&n| n == 1), "{queues:?}");
+                    ids
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(granted.iter().all(|&id| id == granted[0]), "{granted:?}");
+    assert_eq!(postgres.consents(&profile).unwrap().len(), 1);
+    assert_eq!(postgres.review_queue(100).unwrap(), [pair]);
+}
