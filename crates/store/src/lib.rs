@@ -1,17 +1,31 @@
 //! Where Tessera keeps source records, their versions, import runs and profile assignments.
 //!
-//! [`Store`] is the narrow storage interface every caller uses; [`SqliteStore`] is the embedded
-//! implementation (bundled SQLite in WAL mode, one file in the data directory, schema migrations
-//! versioned by `PRAGMA user_version`). A PostgreSQL implementation plugs in behind the same trait
-//! and must pass the same suite in `tests/conformance.rs`.
+//! [`Store`] is the narrow storage interface every caller uses, [`AccessStore`] the serving
+//! layer's (clients, access log, consents, corrections, sealed values). Two implementations
+//! answer both alike and pass the one suite in `tests/conformance.rs`:
+//!
+//! - [`SqliteStore`]: embedded, bundled SQLite in WAL mode, one file in the data directory,
+//!   schema migrations versioned by `PRAGMA user_version`. One process writes.
+//! - [`PgStore`]: PostgreSQL, for several server processes sharing one registry
+//!   ([`PgStore::connect`], [`PgStore::connect_in_schema`]); migrations in
+//!   `migrations/postgres/`, recorded in `tessera_migrations`. Bulk writes go through binary
+//!   COPY; concurrent writers serialise on row locks (see `postgres.rs`).
+//!
+//! With the `testing` feature, the `testing` module gives other crates' tests a PostgreSQL
+//! store in a fresh schema and the one rule for skipping (or, with `TESSERA_REQUIRE_POSTGRES`,
+//! failing) when PostgreSQL cannot be reached.
 //!
 //! Records are immutable: writing a record whose key exists adds a new version when its content
 //! changed and does nothing when it did not, so re-importing a file changes nothing. The store does
 //! not parse files and does not decide which records are one person.
 
 mod access;
+mod columns;
+mod postgres;
 mod prepared;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use chrono::{DateTime, Utc};
 use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
@@ -20,6 +34,7 @@ pub use access::{
     AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, CorrectionStatus,
     NewAccess, SealedBlob, SealedRow, Sealer, special_aad,
 };
+pub use postgres::PgStore;
 pub use prepared::PreparedRecord;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
@@ -38,6 +53,45 @@ pub enum StoreError {
     Corrupt { id: i64, reason: String },
     #[error("no import run {0}")]
     NoSuchImport(i64),
+    #[error("postgresql error: {}", with_causes(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("cannot get a postgresql connection: {}", with_causes(.0))]
+    PostgresPool(#[from] deadpool_postgres::PoolError),
+    #[error("cannot set up the postgresql connection pool: {0}")]
+    PostgresPoolConfig(#[from] deadpool_postgres::BuildError),
+    #[error("cannot start the postgresql store's runtime: {0}")]
+    PostgresRuntime(std::io::Error),
+    #[error("the postgresql store's runtime stopped before answering")]
+    PostgresWorkerGone,
+    #[error(
+        "invalid postgresql schema name {0:?}: use lowercase ascii letters, digits and underscores, not starting with a digit"
+    )]
+    PostgresSchemaName(String),
+    #[error(
+        "the postgresql schema is at migration {newest}, newer than this build knows ({known}): upgrade tessera"
+    )]
+    PostgresSchemaAhead { newest: i64, known: i64 },
+    #[error("postgresql schema migration {version} failed: {}", with_causes(.source))]
+    PostgresMigration {
+        version: i64,
+        source: tokio_postgres::Error,
+    },
+}
+
+/// An error's message followed by its causes': the driver's own message is often only "db error"
+/// or "error connecting to server", with what went wrong in its source.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = error.source();
+    }
+    message
 }
 
 /// The store's id of one version of one source record.

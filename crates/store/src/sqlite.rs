@@ -7,17 +7,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use rayon::prelude::*;
+use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use rusqlite_migration::{M, Migrations};
-use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
+use tessera_model::{IdKind, ProfileId, SourceId};
 
+use crate::columns::{RawRecord, SCAN_CHUNK, address, decode_record, timestamp, visit_decoded};
 use crate::{
     Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
-    RecordAddress, RecordId, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem,
-    RunKind, Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
+    RecordAddress, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem, RunKind,
+    Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
 };
 
 mod access;
@@ -108,10 +108,6 @@ fn write_transaction(connection: &mut Connection) -> rusqlite::Result<rusqlite::
     connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
@@ -185,18 +181,6 @@ fn read_record(row: &Row<'_>) -> Result<StoredRecord, StoreError> {
     decode_record(read_raw(row)?)
 }
 
-/// One stored row as SQLite gives it, before its JSON and times are decoded: the part of a scan
-/// that must happen on the connection's thread.
-struct RawRecord {
-    id: i64,
-    source: String,
-    key: String,
-    version: i64,
-    observed_at: String,
-    attributes: String,
-    profile: Option<String>,
-}
-
 fn read_raw(row: &Row<'_>) -> Result<RawRecord, StoreError> {
     Ok(RawRecord {
         id: row.get(0)?,
@@ -207,41 +191,6 @@ fn read_raw(row: &Row<'_>) -> Result<RawRecord, StoreError> {
         attributes: row.get(5)?,
         profile: row.get(6)?,
     })
-}
-
-fn decode_record(raw: RawRecord) -> Result<StoredRecord, StoreError> {
-    let id = raw.id;
-    let corrupt = |reason: String| StoreError::Corrupt { id, reason };
-    Ok(StoredRecord {
-        id: RecordId(id),
-        reference: RecordRef {
-            source: SourceId::new(&raw.source).map_err(|e| corrupt(e.to_string()))?,
-            key: RecordKey::new(&raw.key).map_err(|e| corrupt(e.to_string()))?,
-            version: u32::try_from(raw.version).map_err(|e| corrupt(e.to_string()))?,
-        },
-        observed_at: DateTime::parse_from_rfc3339(&raw.observed_at)
-            .map_err(|e| corrupt(format!("observed_at: {e}")))?
-            .with_timezone(&Utc),
-        attributes: serde_json::from_str::<Vec<Attribute>>(&raw.attributes)
-            .map_err(|e| corrupt(format!("attributes: {e}")))?,
-        profile: raw.profile.map(ProfileId::new),
-    })
-}
-
-/// Rows a scan decodes together, on every core, before visiting them in order.
-const SCAN_CHUNK: usize = 4096;
-
-/// Decodes a chunk of raw rows in parallel, then visits them in their order.
-fn visit_decoded(
-    raw: &mut Vec<RawRecord>,
-    visit: &mut dyn FnMut(StoredRecord),
-) -> Result<(), StoreError> {
-    let decoded: Vec<Result<StoredRecord, StoreError>> =
-        raw.par_drain(..).map(decode_record).collect();
-    for record in decoded {
-        visit(record?);
-    }
-    Ok(())
 }
 
 /// Rows per multi-row INSERT: one statement execution per this many rows instead of per row.
@@ -274,14 +223,6 @@ fn insert_rows<'a, const N: usize>(
             .execute(params_from_iter(chunk.drain(..).map(ToSqlOutput::Borrowed)))?;
     }
     Ok(())
-}
-
-fn address(source: String, key: String) -> Result<RecordAddress, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt { id: 0, reason };
-    Ok((
-        SourceId::new(&source).map_err(|e| corrupt(e.to_string()))?,
-        RecordKey::new(&key).map_err(|e| corrupt(e.to_string()))?,
-    ))
 }
 
 fn collect_records(
@@ -640,7 +581,6 @@ impl Store for SqliteStore {
         })
     }
 }
-
 
 /// Stores a resolution run on a connection inside a write transaction; returns its number.
 fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {

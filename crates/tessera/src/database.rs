@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use tessera_store::{Database, SqliteStore};
+use tessera_store::{Database, PgStore, SqliteStore};
 
 /// Opens the database (creating the SQLite file, or the PostgreSQL schema, if needed).
 pub(crate) fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Box<dyn Database>> {
@@ -12,10 +12,11 @@ pub(crate) fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Box<dyn
         None => Ok(Box::new(
             SqliteStore::open(data_dir).context("failed to open the store")?,
         )),
-        Some(url) if is_postgres(url) => anyhow::bail!(
-            "PostgreSQL ({}) is not supported by this build yet",
-            redacted(url)
-        ),
+        Some(url) if is_postgres(url) => {
+            Ok(Box::new(PgStore::connect(url).with_context(|| {
+                format!("failed to open the PostgreSQL store at {}", redacted(url))
+            })?))
+        }
         Some(url) => Err(crate::input_error(format!(
             "--database {:?}: expected a postgres:// or postgresql:// URL; leave it unset for the \
              embedded SQLite store in --data-dir",

@@ -44,7 +44,9 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         .json()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // The PostgreSQL driver logs the server's notices ("relation already exists,
+                // skipping") at info: noise in an operator's log.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")),
         )
         .with_writer(std::io::stderr)
         .try_init();

@@ -8,28 +8,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use tessera_model::ProfileId;
 
-use super::{SqliteStore, address, timestamp, write_transaction};
+use super::{SqliteStore, write_transaction};
 use crate::access::{
     AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, NewAccess, SealedBlob,
     SealedRow, correction_status,
 };
+use crate::columns::{address, hash32, parse_time, timestamp};
 use crate::{RecordAddress, RecordId, StoreError};
-
-fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt {
-            id: 0,
-            reason: format!("timestamp {text:?}: {e}"),
-        })
-}
-
-fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt {
-        id: 0,
-        reason: format!("a stored hash has {} bytes, not 32", bytes.len()),
-    })
-}
 
 fn read_client(row: &Row<'_>) -> Result<ClientRow, StoreError> {
     let anchor_source: Option<String> = row.get(3)?;
