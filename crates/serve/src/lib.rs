@@ -58,6 +58,20 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// Runs a short store read (a token, a profile): right here where the store answers from the
+/// process in microseconds (SQLite; a hand-over would cost more than the read), on the blocking
+/// pool where it waits on the network (PostgreSQL), so that the async threads keep serving.
+pub(crate) async fn quick<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if state.config.reads_inline {
+        work()
+    } else {
+        blocking(work).await
+    }
+}
+
 /// `axum::Json` whose rejections are [`ApiError`]s.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 

@@ -26,7 +26,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::request::RequestId;
 use crate::state::AppState;
 use crate::view::{ProfileView, open_special, parse_profile_id, render};
-use crate::{ApiJson, blocking};
+use crate::{ApiJson, blocking, quick};
 
 /// Builds an access-log entry for this caller and request.
 pub(crate) fn entry(
@@ -131,9 +131,15 @@ pub(crate) async fn get_profile(
 ) -> Result<Json<ProfileView>, ApiError> {
     let grant = authorize(&state, &caller, &purpose, Operation::Read)?;
     let requested = parse_profile_id(&id)?;
-    // A handful of indexed reads on a reader connection: run here rather than handed to the
-    // blocking pool, which cost more than the reads (bench/serve, docs/benchmarks.md).
-    let view = load_view(&state, &caller, &grant, &requested)?;
+    // A handful of indexed reads: on SQLite run here rather than handed to the blocking pool,
+    // which cost more than the reads (bench/serve, docs/benchmarks.md).
+    let view = {
+        let (shared, caller, grant) = (state.clone(), caller.clone(), grant.clone());
+        quick(&state, move || {
+            load_view(&shared, &caller, &grant, &requested)
+        })
+        .await?
+    };
     let profile = ProfileId::new(view.id.clone());
     state
         .audit

@@ -25,6 +25,9 @@ pub struct ServeConfig {
     pub rate_per_second: u32,
     /// The most records one online-ingest request may carry.
     pub max_ingest_records: usize,
+    /// Whether short reads run on the async threads: true for a store in the process (SQLite),
+    /// false for one across the network (PostgreSQL), whose waits must not hold those threads.
+    pub reads_inline: bool,
 }
 
 impl Default for ServeConfig {
@@ -32,6 +35,7 @@ impl Default for ServeConfig {
         ServeConfig {
             rate_per_second: 1000,
             max_ingest_records: 1000,
+            reads_inline: true,
         }
     }
 }

@@ -87,6 +87,7 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         jwt,
         ServeConfig {
             rate_per_second: options.rate_limit,
+            reads_inline: context.database.is_none(),
             ..ServeConfig::default()
         },
     );
