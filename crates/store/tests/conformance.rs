@@ -8,7 +8,7 @@ use tessera_model::{
 };
 use tessera_store::testing::TestPostgres;
 use tessera_store::{
-    AccessStore, Assignment, ClientRow, ImportEnd, ImportStatus, NewAccess, PreparedRecord,
+    Assignment, ClientRow, Database, ImportEnd, ImportStatus, NewAccess, PreparedRecord,
     ProfileEvent, ResolutionOutcome, RunKind, SealedBlob, Sealer, SqliteStore, Store, StoredRecord,
     WriteCounts,
 };
@@ -51,9 +51,6 @@ fn record(key: &str, name: &str, snils: &str) -> PreparedRecord {
 }
 
 /// Both storage traits: what the server needs of a backend.
-trait TestStore: Store + AccessStore {}
-impl<T: Store + AccessStore> TestStore for T {}
-
 enum Backend {
     // The store is declared first so that it is closed before its directory is removed.
     Sqlite {
@@ -71,7 +68,7 @@ impl Backend {
         }
     }
 
-    fn store(&self) -> &dyn TestStore {
+    fn store(&self) -> &dyn Database {
         match self {
             Backend::Sqlite { store, .. } => store,
             Backend::Postgres(postgres) => postgres.store(),
