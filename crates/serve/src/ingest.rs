@@ -306,20 +306,20 @@ fn store_and_resolve(
         });
     }
     if !assignments.is_empty() {
-        let counts = store.counts()?;
-        let review = store.review_queue(tessera_resolve::MAX_REVIEW_PAIRS)?;
+        // What this run placed: its records, on how many profiles. (Counting the whole
+        // registry here would cost a scan per request, under the session every node waits for.)
+        let touched: std::collections::HashSet<&ProfileId> =
+            assignments.iter().map(|a| &a.profile).collect();
+        let profiles = touched.len() as u64;
         index.seen = session.apply(&ResolutionOutcome {
             kind: RunKind::Online,
             finished_at: Utc::now(),
-            records: counts.records,
-            profiles: counts.profiles
-                + events
-                    .iter()
-                    .filter(|e| matches!(e, ProfileEvent::Created { .. }))
-                    .count() as u64,
+            records: assignments.len() as u64,
+            profiles,
             assignments,
             events,
-            review,
+            // The review queue belongs to the batch run; keep it as it is.
+            review: None,
         })?;
         if let Err(error) = session.commit() {
             // The index holds placements the store does not: start it over.

@@ -224,8 +224,9 @@ pub struct ResolutionOutcome {
     /// profile.
     pub assignments: Vec<Assignment>,
     pub events: Vec<ProfileEvent>,
-    /// The new review queue, strongest first; replaces the previous one.
-    pub review: Vec<ReviewItem>,
+    /// The new review queue, strongest first, which replaces the previous one; `None` keeps
+    /// it as it is (incremental and online runs: the queue belongs to the batch).
+    pub review: Option<Vec<ReviewItem>>,
 }
 
 /// A record by source and key: what a steward decides about, whatever its version.

@@ -705,12 +705,12 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
              CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
         )?;
     }
-    connection.execute("DELETE FROM review_pair", [])?;
-    {
+    if let Some(queue) = &outcome.review {
+        connection.execute("DELETE FROM review_pair", [])?;
         let mut review = connection.prepare_cached(
             "INSERT INTO review_pair (a_source, a_key, b_source, b_key, weight) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        for item in &outcome.review {
+        for item in queue {
             review.execute(params![
                 item.a.0.as_str(),
                 item.a.1.as_str(),

@@ -108,7 +108,7 @@ fn apply(store: &dyn Store, assignments: Vec<Assignment>, events: Vec<ProfileEve
             profiles: 1,
             assignments,
             events,
-            review: vec![],
+            review: Some(vec![]),
         })
         .unwrap()
 }
@@ -410,10 +410,22 @@ fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
             review,
         };
         store
-            .apply_resolution(&outcome(vec![item.clone()]))
+            .apply_resolution(&outcome(Some(vec![item.clone()])))
+            .unwrap();
+        assert_eq!(
+            store.review_queue(10).unwrap(),
+            std::slice::from_ref(&item),
+            "{backend}"
+        );
+        // A run with no queue of its own (incremental, online) leaves the batch's in place.
+        store
+            .apply_resolution(&ResolutionOutcome {
+                kind: RunKind::Online,
+                ..outcome(None)
+            })
             .unwrap();
         assert_eq!(store.review_queue(10).unwrap(), [item], "{backend}");
-        store.apply_resolution(&outcome(vec![])).unwrap();
+        store.apply_resolution(&outcome(Some(vec![]))).unwrap();
         assert!(store.review_queue(10).unwrap().is_empty(), "{backend}");
 
         let same = store
@@ -682,7 +694,7 @@ fn resolutions_take_turns_and_say_what_changed_since_a_run() {
             profiles: 1,
             assignments,
             events,
-            review: vec![],
+            review: Some(vec![]),
         };
         let created = ProfileEvent::Created {
             profile: first.profile.clone(),

@@ -334,7 +334,7 @@ fn a_large_resolution_is_applied_through_copy() {
                 profile: ProfileId::new(format!("{}{salt}", profile(2 * i).as_str())),
             })
             .collect(),
-        review: vec![],
+        review: Some(vec![]),
     };
     let first = outcome("");
     let started = Instant::now();
@@ -438,7 +438,7 @@ fn two_nodes_granting_one_consent_at_once_keep_one_and_runs_take_turns() {
         assignments,
         events: vec![],
         // Each run (an online ingest keeps the batch run's queue) writes the same queue.
-        review: vec![pair.clone()],
+        review: Some(vec![pair.clone()]),
     };
     postgres
         .apply_resolution(&outcome(vec![Assignment {

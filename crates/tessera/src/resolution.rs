@@ -253,7 +253,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
         profiles,
         assignments,
         events,
-        review,
+        review: Some(review),
     };
     let stored = apply_unless_moved(store, head, &outcome)?;
     // Freeing millions of assignments takes a second or two; nothing waits for it.
@@ -340,8 +340,6 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
     let records = ids.len() as u64;
     let assignments = changed_assignments(ordered, &previous, ids);
     let events = changes.into_iter().map(profile_event).collect();
-    // The review queue belongs to the batch run; keep it as it is.
-    let review = store.review_queue(tessera_resolve::MAX_REVIEW_PAIRS)?;
     let outcome = ResolutionOutcome {
         kind: RunKind::Incremental,
         finished_at: Utc::now(),
@@ -349,7 +347,8 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
         profiles,
         assignments,
         events,
-        review,
+        // The review queue belongs to the batch run; keep it as it is.
+        review: None,
     };
     if apply_unless_moved(store, head, &outcome)?.is_none() {
         return Ok(None);

@@ -265,7 +265,8 @@ pub(crate) struct Resolution {
     assignments: Table,
     identifiers: Table,
     events: Vec<EventStep>,
-    review: Table,
+    /// `None`: the queue stays as it is.
+    review: Option<Table>,
 }
 
 impl Resolution {
@@ -347,8 +348,7 @@ impl Resolution {
                 events.extend(changes.iter().cloned().map(EventStep::One));
             }
         }
-        let review = &outcome.review;
-        let review = Table {
+        let review = outcome.review.as_ref().map(|review| Table {
             name: "staged_review".into(),
             columns: vec![
                 (
@@ -372,7 +372,7 @@ impl Resolution {
                     Column::Float8(review.iter().map(|r| r.weight).collect()),
                 ),
             ],
-        };
+        });
         Resolution {
             kind: outcome.kind,
             finished_at: timestamp(outcome.finished_at),
@@ -536,9 +536,12 @@ pub(crate) async fn apply_in(
             }
         }
     }
+    let Some(review) = &resolution.review else {
+        return Ok(run as u64);
+    };
     transaction.execute("DELETE FROM review_pair", &[]).await?;
-    if resolution.review.rows() > 0 {
-        let staged = stage(transaction, &resolution.review).await?;
+    if review.rows() > 0 {
+        let staged = stage(transaction, review).await?;
         transaction
             .execute(
                 &format!(
