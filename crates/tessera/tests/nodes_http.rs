@@ -211,3 +211,136 @@ fn two_postgres_nodes_resolve_as_one() {
         None => postgres_test::say_skipped("nodes_http::two_postgres_nodes_resolve_as_one"),
     }
 }
+
+/// One health record of a new person, as an agency sends it.
+fn newcomer(i: u32) -> Value {
+    json!({
+        "id": format!("kill-{i}"), "surname": SURNAMES[i as usize % SURNAMES.len()],
+        "given_name": format!("Сбой{}", ["А", "Б", "В", "Г", "Д", "Е", "Ж", "З"][i as usize % 8]),
+        "patronymic": "Узлович", "birth_date": format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10),
+        "sex": "1", "oms_policy": "", "snils": snils(800_200_000 + i * 7_919), "phone": "",
+        "policy_date": "2025-01-01", "special_category": ""
+    })
+}
+
+/// Sends one record; `None` if the node did not answer (it is gone).
+fn try_post(node: &Node, token: &str, record: &Value) -> Option<Value> {
+    let response = Client::new()
+        .post(format!("{}/v1/sources/health/records", node.base))
+        .bearer_auth(token)
+        .timeout(std::time::Duration::from_secs(20))
+        .json(&json!({ "records": [record] }))
+        .send()
+        .ok()?;
+    (response.status() == StatusCode::OK)
+        .then(|| response.json::<Value>().unwrap()["results"][0].clone())
+}
+
+/// A load through two nodes, one of which is killed halfway: a client that gets no answer sends
+/// the record again through the other node, and in the end every record is stored once, on a
+/// profile, and the access log is whole.
+fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Database>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("city");
+    let database = database.as_ref();
+    tessera(
+        &data_dir,
+        database,
+        &["demo", "--persons", "200", "--seed", "22"],
+    );
+    let doomed = node::serve(&data_dir, database, &[], "node-doomed.log");
+    let survivor = node::serve(&data_dir, database, &[], "node-survivor.log");
+    let health = client(&data_dir, database, "health");
+    const RECORDS: u32 = 40;
+    // Lane 0 sends through the node that will die, lane 1 through the other; a request that
+    // gets no answer is sent again through the survivor. The kill comes once the doomed node
+    // has answered a few.
+    let answered_by_doomed = std::sync::atomic::AtomicU32::new(0);
+    let acknowledged: Vec<(u32, Value, bool)> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..2u32)
+            .map(|lane| {
+                let (doomed, survivor, health) = (&doomed, &survivor, &health);
+                let answered_by_doomed = &answered_by_doomed;
+                scope.spawn(move || {
+                    let mut acked = Vec::new();
+                    for i in (lane..RECORDS).step_by(2) {
+                        let record = newcomer(i);
+                        let first = if lane == 0 { doomed } else { survivor };
+                        let (result, via_doomed) = match try_post(first, health, &record) {
+                            Some(result) => (result, lane == 0),
+                            None => (
+                                try_post(survivor, health, &record).expect("the survivor answers"),
+                                false,
+                            ),
+                        };
+                        if via_doomed {
+                            answered_by_doomed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        acked.push((i, result, via_doomed));
+                    }
+                    acked
+                })
+            })
+            .collect();
+        while answered_by_doomed.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        doomed.kill();
+        senders
+            .into_iter()
+            .flat_map(|sender| sender.join().unwrap())
+            .collect()
+    });
+    let (before_kill, after_kill) = acknowledged.iter().filter(|(i, _, _)| i % 2 == 0).fold(
+        (0, 0),
+        |(b, a), (_, _, via_doomed)| {
+            if *via_doomed { (b + 1, a) } else { (b, a + 1) }
+        },
+    );
+    assert!(
+        before_kill >= 4 && after_kill > 0,
+        "the kill came mid-load: {before_kill} answered by the doomed node, {after_kill} after"
+    );
+    assert_eq!(acknowledged.len(), RECORDS as usize);
+    for (i, result, _) in &acknowledged {
+        assert!(
+            ["resolved", "unchanged", "changed"].contains(&result["status"].as_str().unwrap()),
+            "record {i}: {result}"
+        );
+        assert!(result["profile"].is_string(), "record {i}: {result}");
+    }
+    // Every record is stored once (one current record per key) and is on a profile.
+    let links = tessera(&data_dir, database, &["links", "--out", "-"]);
+    for i in 0..RECORDS {
+        let rows: Vec<&str> = links
+            .lines()
+            .filter(|l| l.starts_with(&format!("health,kill-{i},")))
+            .collect();
+        assert_eq!(rows.len(), 1, "kill-{i}: {rows:?}");
+        assert!(
+            rows[0]
+                .split(',')
+                .nth(2)
+                .is_some_and(|p| p.starts_with("p-")),
+            "{rows:?}"
+        );
+    }
+    drop(survivor);
+    let verified = tessera(&data_dir, database, &["audit", "verify"]);
+    assert!(verified.contains("access log intact"), "{verified}");
+}
+
+#[test]
+fn a_killed_sqlite_node_loses_no_acknowledged_record() {
+    a_killed_node_loses_no_acknowledged_record(None);
+}
+
+#[test]
+fn a_killed_postgres_node_loses_no_acknowledged_record() {
+    match postgres_test::Database::fresh("a_killed_postgres_node") {
+        Some(database) => a_killed_node_loses_no_acknowledged_record(Some(database)),
+        None => postgres_test::say_skipped(
+            "nodes_http::a_killed_postgres_node_loses_no_acknowledged_record",
+        ),
+    }
+}

@@ -94,6 +94,15 @@ pub fn serve(
 }
 
 impl Node {
+    /// Kills the process at once (SIGKILL), as a crash would, and waits for it to be gone.
+    #[allow(dead_code)]
+    pub fn kill(&self) {
+        if let Ok(mut child) = self.process.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Waits until the online resolver is loaded (at most a minute).
     pub fn wait_until_ready(&self) {
         let started = Instant::now();
