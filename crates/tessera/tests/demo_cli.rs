@@ -21,11 +21,14 @@ enum Backend {
 }
 
 impl Place {
-    /// `None` where the backend is PostgreSQL and none can be reached (nor is required).
-    fn new(dir: &Path, name: &str, backend: Backend) -> Option<Place> {
+    /// The place `name` under `dir` for `test`; `None` where the backend is PostgreSQL and none
+    /// can be reached (nor is required), which has then been said on stderr.
+    fn new(dir: &Path, name: &str, backend: Backend, test: &str) -> Option<Place> {
         let database = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(postgres_test::Database::fresh("demo_cli")?),
+            Backend::Postgres => Some(postgres_test::Database::fresh(&format!(
+                "demo_cli::postgres::{test}"
+            ))?),
         };
         Some(Place {
             data_dir: dir.join(name),
@@ -67,13 +70,8 @@ on_both_backends!(
     command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain,
 );
 
-/// The place for `test`, or `None` after saying why the PostgreSQL half is skipped.
 fn place(dir: &Path, name: &str, backend: Backend, test: &str) -> Option<Place> {
-    let place = Place::new(dir, name, backend);
-    if place.is_none() {
-        postgres_test::say_skipped(&format!("demo_cli::postgres::{test}"));
-    }
-    place
+    Place::new(dir, name, backend, test)
 }
 
 fn demo(place: &Place, persons: &str, seed: &str) -> String {

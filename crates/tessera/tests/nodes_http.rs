@@ -14,6 +14,33 @@ use serde_json::{Value, json};
 
 use node::{Node, tessera};
 
+/// Each test below runs once with two nodes on one SQLite file and once with two nodes on one
+/// PostgreSQL schema, as `sqlite::name` and `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(None);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                // Without PostgreSQL (and not required), `fresh` has said why it skips.
+                if let Some(database) = super::postgres_test::Database::fresh(stringify!($name)) {
+                    super::$name(Some(database));
+                }
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    two_nodes_resolve_as_one,
+    a_killed_node_loses_no_acknowledged_record
+);
+
 /// A valid SNILS (its check number computed as the Pension Fund does) from nine digits.
 fn snils(n: u32) -> String {
     let digits: Vec<u32> = format!("{n:09}")
@@ -199,19 +226,6 @@ fn two_nodes_resolve_as_one(database: Option<postgres_test::Database>) {
     assert!(verified.contains("access log intact"), "{verified}");
 }
 
-#[test]
-fn two_sqlite_nodes_resolve_as_one() {
-    two_nodes_resolve_as_one(None);
-}
-
-#[test]
-fn two_postgres_nodes_resolve_as_one() {
-    match postgres_test::Database::fresh("nodes") {
-        Some(database) => two_nodes_resolve_as_one(Some(database)),
-        None => postgres_test::say_skipped("nodes_http::two_postgres_nodes_resolve_as_one"),
-    }
-}
-
 /// One health record of a new person, as an agency sends it.
 fn newcomer(i: u32) -> Value {
     json!({
@@ -328,19 +342,4 @@ fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Da
     drop(survivor);
     let verified = tessera(&data_dir, database, &["audit", "verify"]);
     assert!(verified.contains("access log intact"), "{verified}");
-}
-
-#[test]
-fn a_killed_sqlite_node_loses_no_acknowledged_record() {
-    a_killed_node_loses_no_acknowledged_record(None);
-}
-
-#[test]
-fn a_killed_postgres_node_loses_no_acknowledged_record() {
-    match postgres_test::Database::fresh("a_killed_postgres_node") {
-        Some(database) => a_killed_node_loses_no_acknowledged_record(Some(database)),
-        None => postgres_test::say_skipped(
-            "nodes_http::a_killed_postgres_node_loses_no_acknowledged_record",
-        ),
-    }
 }
