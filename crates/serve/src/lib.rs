@@ -90,6 +90,8 @@ where
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `unavailable` when the database does not answer (then the status is 503, so a
+    /// load balancer sends requests to another node).
     pub status: &'static str,
     /// `ready` once the online resolver has loaded the existing profiles, else `loading`.
     pub resolver: &'static str,
@@ -97,18 +99,33 @@ pub struct Health {
 
 /// Liveness and readiness; no authentication, no personal data.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "The server is up", body = Health)))]
-async fn healthz(State(state): State<Arc<AppState>>) -> Json<Health> {
+    responses(
+        (status = 200, description = "The server and its database are up", body = Health),
+        (status = 503, description = "The database does not answer", body = Health),
+    ))]
+async fn healthz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Health>) {
     let ready = state
         .online
         .resolver
         .try_lock()
         .map(|r| r.is_some())
         .unwrap_or(true);
-    Json(Health {
-        status: "ok",
-        resolver: if ready { "ready" } else { "loading" },
-    })
+    let shared = Arc::clone(&state);
+    let database = quick(&state, move || Ok(shared.store.resolution_head()?)).await;
+    let (code, status) = match database {
+        Ok(_) => (StatusCode::OK, "ok"),
+        Err(error) => {
+            tracing::warn!(%error, "health check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+    };
+    (
+        code,
+        Json(Health {
+            status,
+            resolver: if ready { "ready" } else { "loading" },
+        }),
+    )
 }
 
 fn metrics_handle() -> &'static PrometheusHandle {

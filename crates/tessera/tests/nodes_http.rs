@@ -343,3 +343,116 @@ fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Da
     let verified = tessera(&data_dir, database, &["audit", "verify"]);
     assert!(verified.contains("access log intact"), "{verified}");
 }
+
+/// A TCP relay to PostgreSQL that a test can cut and mend, to play a database outage.
+struct Relay {
+    address: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    streams: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn to(upstream: String) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (accepting, kept) = (open.clone(), streams.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let mut kept = kept.lock().unwrap();
+                kept.push(client.try_clone().unwrap());
+                kept.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay {
+            address,
+            open,
+            streams,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn mend(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn health(node: &Node) -> (StatusCode, Value) {
+    let response = Client::new()
+        .get(format!("{}/healthz", node.base))
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .unwrap();
+    (response.status(), response.json().unwrap())
+}
+
+/// A node whose database stops answering says so on /healthz (503, for a load balancer to
+/// route around it), and recovers when the database is back.
+#[test]
+fn a_node_without_its_database_is_unhealthy_until_it_returns() {
+    let Some(database) = postgres_test::Database::fresh("a_node_without_its_database") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("city");
+    tessera(
+        &data_dir,
+        Some(&database),
+        &["demo", "--persons", "100", "--seed", "23"],
+    );
+    // The node reaches the database through a relay: the URL's host and port are replaced.
+    let url = database.url();
+    let (authority_start, path_start) = {
+        let at = url
+            .find('@')
+            .map_or(url.find("://").unwrap() + 3, |at| at + 1);
+        (at, at + url[at..].find('/').unwrap())
+    };
+    let relay = Relay::to(url[authority_start..path_start].to_string());
+    let relayed = format!(
+        "{}{}{}",
+        &url[..authority_start],
+        relay.address,
+        &url[path_start..]
+    );
+    let node = node::serve_with_url(&data_dir, &relayed, "node-relayed.log");
+    assert_eq!(health(&node).0, StatusCode::OK);
+
+    relay.cut();
+    let (status, body) = health(&node);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unavailable");
+
+    relay.mend();
+    let started = std::time::Instant::now();
+    while health(&node).0 != StatusCode::OK {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the node never recovered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

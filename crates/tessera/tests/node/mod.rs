@@ -59,12 +59,23 @@ pub fn serve(
     extra: &[&OsStr],
     log_name: &str,
 ) -> Node {
+    start(command(data_dir, database), data_dir, extra, log_name)
+}
+
+/// [`serve`] over the database at `url` (which a test may route through a relay).
+#[allow(dead_code)]
+pub fn serve_with_url(data_dir: &Path, url: &str, log_name: &str) -> Node {
+    let mut command = command(data_dir, None);
+    command.arg("--database").arg(url);
+    start(command, data_dir, &[], log_name)
+}
+
+fn start(mut command: Command, data_dir: &Path, extra: &[&OsStr], log_name: &str) -> Node {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut command = command(data_dir, database);
     command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
