@@ -21,7 +21,7 @@ pub use access::{
     NewAccess, SealedBlob, SealedRow, Sealer, special_aad,
 };
 pub use prepared::PreparedRecord;
-pub use sqlite::{DATABASE_FILE, SqliteStore};
+pub use sqlite::{ACCESS_LOG_FILE, DATABASE_FILE, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -400,7 +400,7 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain() {
 /// could (same length, so the file stays valid), without going through Tessera.
 fn tamper_with_the_last_read(data_dir: &std::path::Path) -> bool {
     // Checkpoint the WAL into the main file first by opening and closing the store.
-    let path = data_dir.join("tessera.sqlite3");
+    let path = data_dir.join("access-log.sqlite3");
     let mut bytes = std::fs::read(&path).unwrap();
     let needle = b"\"purpose\":\"data_quality\",\"action\":\"read\"";
     let Some(at) = bytes.windows(needle.len()).rposition(|w| w == needle) else {
