@@ -73,10 +73,15 @@ fn open_writer(
     Ok(connection)
 }
 
-fn open_reader(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+fn open_reader(path: &Path, cache_kib: i64, mmap: bool) -> Result<Connection, StoreError> {
     let reader = Connection::open(path)?;
     reader.pragma_update(None, "query_only", "ON")?;
     reader.pragma_update(None, "cache_size", -cache_kib)?;
+    if mmap {
+        // SQLite caps this at its compile-time limit (2 GiB in the bundled build): pages past it
+        // are read with pread, as without mmap.
+        reader.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
+    }
     reader.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(reader)
 }
@@ -132,6 +137,13 @@ fn move_access_log(store: &Connection, log_path: &Path) -> Result<(), StoreError
 const READERS: usize = 4;
 /// Each reader's page cache, in KiB.
 const READER_CACHE_KIB: i64 = 16384;
+/// How much of the store's file each reader maps into memory, so that a page read is a memory
+/// read rather than a pread copying it out of the kernel's cache. Worth it only because nothing
+/// commits to the store's file while it serves reads (the access log has its own): SQLite drops
+/// a connection's mapping, with its page cache, whenever it sees another connection's commit,
+/// and when the log shared the file that made mapped readers slower (7,053 against 8,733 reads/s
+/// at 1M persons).
+const READER_MMAP_BYTES: i64 = 1 << 40;
 
 pub struct SqliteStore {
     /// The one connection that writes (SQLite has one writer at a time anyway).
@@ -256,7 +268,7 @@ impl SqliteStore {
         let checkpointer = Some(Checkpointer::start(&path)?);
         let log_checkpointer = Some(Checkpointer::start(&log_path)?);
         let readers = (0..READERS)
-            .map(|_| Ok(Mutex::new(open_reader(&path, READER_CACHE_KIB)?)))
+            .map(|_| Ok(Mutex::new(open_reader(&path, READER_CACHE_KIB, true)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
@@ -265,7 +277,7 @@ impl SqliteStore {
             path,
             checkpointer,
             log: Mutex::new(log),
-            log_reader: Mutex::new(open_reader(&log_path, 8192)?),
+            log_reader: Mutex::new(open_reader(&log_path, 8192, false)?),
             log_checkpointer,
         })
     }
@@ -274,16 +286,18 @@ impl SqliteStore {
         &self.path
     }
 
-    /// A read-only connection: the first free one from a rotating start, else wait for one.
+    /// A read-only connection: the first free one, else wait for one taken in turn. Always
+    /// trying from the first keeps most reads on the same few connections, whose page caches
+    /// and mapped pages are then warm.
     fn read(&self) -> MutexGuard<'_, Connection> {
-        let start = self
-            .next_reader
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        for i in 0..self.readers.len() {
-            if let Ok(guard) = self.readers[(start + i) % self.readers.len()].try_lock() {
+        for reader in &self.readers {
+            if let Ok(guard) = reader.try_lock() {
                 return guard;
             }
         }
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.readers[start % self.readers.len()]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
