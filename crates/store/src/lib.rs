@@ -36,7 +36,7 @@ pub use access::{
 };
 pub use postgres::PgStore;
 pub use prepared::PreparedRecord;
-pub use sqlite::{DATABASE_FILE, SqliteStore};
+pub use sqlite::{ACCESS_LOG_FILE, DATABASE_FILE, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

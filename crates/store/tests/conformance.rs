@@ -54,7 +54,7 @@ fn record(key: &str, name: &str, snils: &str) -> PreparedRecord {
 enum Backend {
     // The store is declared first so that it is closed before its directory is removed.
     Sqlite {
-        store: SqliteStore,
+        store: Box<SqliteStore>,
         dir: tempfile::TempDir,
     },
     Postgres(TestPostgres),
@@ -70,7 +70,7 @@ impl Backend {
 
     fn store(&self) -> &dyn Database {
         match self {
-            Backend::Sqlite { store, .. } => store,
+            Backend::Sqlite { store, .. } => store.as_ref(),
             Backend::Postgres(postgres) => postgres.store(),
         }
     }
@@ -93,7 +93,7 @@ impl Backend {
 /// A fresh store of every backend for the test named `test`.
 fn backends(test: &str) -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = Box::new(SqliteStore::open(dir.path()).unwrap());
     let mut backends = vec![Backend::Sqlite { store, dir }];
     backends.extend(tessera_store::testing::postgres(test).map(Backend::Postgres));
     backends

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use tessera_model::{Attribute, IdKind, ProfileId};
-use tessera_store::{DATABASE_FILE, Store};
+use tessera_store::{ACCESS_LOG_FILE, DATABASE_FILE, Store};
 use tessera_synth::{CityConfig, generate};
 
 use crate::{Settings, count, evaluation, import, input_error, resolution};
@@ -29,11 +29,17 @@ fn prepare_data_dir(data_dir: &Path, persons: usize, seed: u64) -> anyhow::Resul
                 data_dir.display()
             )));
         }
-        for name in [DATABASE_FILE, "tessera.sqlite3-wal", "tessera.sqlite3-shm"] {
-            let path = data_dir.join(name);
-            if path.exists() {
-                fs::remove_file(&path)
-                    .with_context(|| format!("failed to remove {}", path.display()))?;
+        for name in [DATABASE_FILE, ACCESS_LOG_FILE] {
+            for name in [
+                name.to_string(),
+                format!("{name}-wal"),
+                format!("{name}-shm"),
+            ] {
+                let path = data_dir.join(name);
+                if path.exists() {
+                    fs::remove_file(&path)
+                        .with_context(|| format!("failed to remove {}", path.display()))?;
+                }
             }
         }
         for dir in ["quarantine", "demo-input", "mappings", "keys"] {

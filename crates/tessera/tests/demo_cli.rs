@@ -510,7 +510,7 @@ fn tamper_with_the_last_read(place: &Place) -> bool {
         ) == 1;
     }
     // Every command checkpoints the WAL into the main file when it closes the store.
-    let path = place.data_dir.join("tessera.sqlite3");
+    let path = place.data_dir.join("access-log.sqlite3");
     let mut bytes = std::fs::read(&path).unwrap();
     let needle = b"\"purpose\":\"data_quality\",\"action\":\"read\"";
     let Some(at) = bytes.windows(needle.len()).rposition(|w| w == needle) else {

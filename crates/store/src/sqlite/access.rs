@@ -152,7 +152,7 @@ impl AccessStore for SqliteStore {
     }
 
     fn append_access(&self, entries: &[NewAccess], chain: ChainFn) -> Result<Vec<u64>, StoreError> {
-        let mut connection = self.lock();
+        let mut connection = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let transaction = write_transaction(&mut connection)?;
         let mut sequence = Vec::with_capacity(entries.len());
         {
@@ -188,14 +188,14 @@ impl AccessStore for SqliteStore {
         drop(connection);
         // The WAL is checkpointed off the writer's path (see sqlite.rs); without a nudge a
         // server that only appends to the log would grow it without end.
-        if let Some(checkpointer) = &self.checkpointer {
+        if let Some(checkpointer) = &self.log_checkpointer {
             checkpointer.nudge();
         }
         Ok(sequence)
     }
 
     fn access_rows(&self, after: u64, limit: usize) -> Result<Vec<AccessRow>, StoreError> {
-        let connection = self.read();
+        let connection = self.log_reader.lock().unwrap_or_else(|p| p.into_inner());
         let mut statement = connection.prepare_cached(
             "SELECT seq, entry, prev_hash, hash FROM access_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -211,7 +211,7 @@ impl AccessStore for SqliteStore {
         if profiles.is_empty() {
             return Ok(Vec::new());
         }
-        let connection = self.read();
+        let connection = self.log_reader.lock().unwrap_or_else(|p| p.into_inner());
         let placeholders = vec!["?"; profiles.len()].join(", ");
         let mut statement = connection.prepare(&format!(
             "SELECT seq, entry, prev_hash, hash FROM access_log WHERE profile_id IN ({placeholders})
