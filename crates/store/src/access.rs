@@ -158,6 +158,9 @@ pub trait AccessStore: Send + Sync {
     fn append_access(&self, entries: &[NewAccess], chain: ChainFn) -> Result<Vec<u64>, StoreError>;
     /// Entries with `seq > after`, oldest first, at most `limit`.
     fn access_rows(&self, after: u64, limit: usize) -> Result<Vec<AccessRow>, StoreError>;
+    /// The newest entry: the chain's head, which an operator keeps outside the database (the
+    /// server logs it) to find later whether entries after it went missing.
+    fn access_head(&self) -> Result<Option<AccessRow>, StoreError>;
     /// Entries about any of `profiles`, newest first, at most `limit`.
     fn access_rows_for(
         &self,

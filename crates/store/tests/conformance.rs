@@ -566,6 +566,12 @@ fn the_access_log_chains_every_append() {
             .unwrap();
         assert_eq!(about.len(), 1, "{name}");
         assert_eq!(about[0].seq, 4, "{name}");
+        let head = store.access_head().unwrap().unwrap();
+        assert_eq!((head.seq, head.hash), (5, rows[4].hash), "{name}");
+    }
+    let empty = backends("the_access_log_chains_every_append (empty)");
+    for backend in &empty {
+        assert!(backend.store().access_head().unwrap().is_none());
     }
 }
 

@@ -134,8 +134,36 @@ pub(crate) fn log_resolution(context: &Settings, kind: &str) -> anyhow::Result<(
     )
 }
 
-/// `tessera audit verify`: recomputes the chain; names the first tampered or missing entry.
-pub(crate) fn verify(context: &Settings) -> anyhow::Result<()> {
+/// An entry the chain must still hold: `SEQ:HASH` as verify prints it.
+fn parse_anchor(text: &str) -> anyhow::Result<(u64, [u8; 32])> {
+    let bad = || {
+        input_error(format!(
+            "--anchor {text:?}: expected SEQ:HASH (64 hex digits)"
+        ))
+    };
+    let (seq, hash) = text.trim().split_once(':').ok_or_else(bad)?;
+    let seq: u64 = seq.parse().map_err(|_| bad())?;
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok((seq, bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `tessera audit verify`: recomputes the chain; names the first tampered or missing entry;
+/// with anchors, also finds entries cut from the end.
+pub(crate) fn verify(context: &Settings, anchors: &[String]) -> anyhow::Result<()> {
+    let anchors: Vec<(u64, [u8; 32])> = anchors
+        .iter()
+        .map(|a| parse_anchor(a))
+        .collect::<anyhow::Result<_>>()?;
     let store = context.open_store()?;
     let store = &*store;
     let mut rows = Vec::new();
@@ -151,15 +179,34 @@ pub(crate) fn verify(context: &Settings) -> anyhow::Result<()> {
             hash: row.hash,
         }));
     }
-    match verify_chain(rows) {
-        Ok(summary) => {
-            let head: String = summary.head.iter().map(|b| format!("{b:02x}")).collect();
-            println!(
-                "access log intact: {} entries, chain head {head}",
-                count(summary.entries)
-            );
-            Ok(())
+    let hashes: std::collections::HashMap<u64, [u8; 32]> =
+        rows.iter().map(|row| (row.seq, row.hash)).collect();
+    let summary = verify_chain(rows)
+        .map_err(|broken| anyhow::anyhow!("access log is NOT intact: {broken}"))?;
+    for (seq, hash) in &anchors {
+        match hashes.get(seq) {
+            None => anyhow::bail!(
+                "access log is NOT intact: the anchor names entry {seq}, but the log ends at \
+                 entry {}: entries {}..={seq} (at least) are missing",
+                summary.entries,
+                summary.entries + 1
+            ),
+            Some(stored) if stored != hash => anyhow::bail!(
+                "access log is NOT intact: entry {seq} is not the one the anchor recorded \
+                 (the log was rewritten from there or earlier)"
+            ),
+            Some(_) => {}
         }
-        Err(broken) => Err(anyhow::anyhow!("access log is NOT intact: {broken}")),
     }
+    println!(
+        "access log intact: {} entries, chain head {}",
+        count(summary.entries),
+        hex(&summary.head)
+    );
+    if !anchors.is_empty() {
+        println!("  and it holds every anchor given ({})", anchors.len());
+    }
+    // What to keep outside the database, to find later whether entries were cut from the end.
+    println!("  anchor: {}:{}", summary.entries, hex(&summary.head));
+    Ok(())
 }

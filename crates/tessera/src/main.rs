@@ -239,7 +239,13 @@ enum ClientsCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the access log's hash chain and report the first tampered or missing entry.
-    Verify,
+    Verify {
+        /// A head recorded earlier, `SEQ:HASH` (printed by verify, and logged by `tessera serve`
+        /// every minute): also check that the log still holds that entry unchanged, which finds
+        /// entries cut from the end, invisible to the chain alone.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -346,7 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Command::Clients(ClientsCommand::List) => clients::list(&context),
         Command::Clients(ClientsCommand::Revoke { id }) => clients::revoke(&context, &id),
-        Command::Audit(AuditCommand::Verify) => audit::verify(&context),
+        Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&context, &anchor),
         Command::Keys(KeysCommand::Status) => keys::status(&context),
         Command::Keys(KeysCommand::Rotate { keep_old }) => keys::rotate(&context, keep_old),
         Command::Policy => {

@@ -68,6 +68,7 @@ on_both_backends!(
     steward_decisions_are_respected_by_later_runs_and_can_be_undone,
     incremental_resolution_of_a_new_source_matches_the_batch,
     command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain,
+    entries_cut_from_the_end_of_the_log_are_found_with_an_anchor,
 );
 
 fn place(dir: &Path, name: &str, backend: Backend, test: &str) -> Option<Place> {
@@ -567,4 +568,56 @@ fn postgres_resolves_the_demo_as_sqlite_does_and_is_never_wiped() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs an empty one"), "{stderr}");
+}
+
+/// The chain alone cannot show that its newest entries were deleted; an anchor (a head recorded
+/// earlier, outside the database) can.
+fn entries_cut_from_the_end_of_the_log_are_found_with_an_anchor(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let test = "entries_cut_from_the_end_of_the_log_are_found_with_an_anchor";
+    let Some(city) = place(dir.path(), "city", backend, test) else {
+        return;
+    };
+    demo(&city, "200", "4");
+    let verified = tessera(&city, &["audit", "verify"]);
+    let anchor = verified
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("anchor: "))
+        .unwrap_or_else(|| panic!("{verified}"))
+        .to_string();
+    assert!(
+        tessera(&city, &["audit", "verify", "--anchor", &anchor]).contains("holds every anchor")
+    );
+
+    // Someone with the database deletes the newest entry (the last thing done, say).
+    let cut = "DELETE FROM access_log WHERE seq = (SELECT max(seq) FROM access_log)";
+    let deleted = match &city.database {
+        Some(database) => database.execute(cut),
+        None => {
+            let log = rusqlite::Connection::open(city.data_dir.join("access-log.sqlite3")).unwrap();
+            log.execute(cut, []).unwrap() as u64
+        }
+    };
+    assert_eq!(deleted, 1);
+    // The shortened chain is still a valid chain...
+    assert!(tessera(&city, &["audit", "verify"]).contains("access log intact"));
+    // ...but not the one the anchor recorded.
+    let out = city
+        .command()
+        .args(["audit", "verify", "--anchor", &anchor])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("NOT intact") && stderr.contains("missing"),
+        "{stderr}"
+    );
+    // A malformed anchor is bad input.
+    let out = city
+        .command()
+        .args(["audit", "verify", "--anchor", "12:nothex"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -220,10 +220,26 @@ fn two_nodes_resolve_as_one(database: Option<postgres_test::Database>) {
     );
     assert_eq!(third["profile"], placed[0].0["profile"], "{third}");
 
-    // Both nodes appended to one access log, and it verifies as one chain.
+    // Both nodes appended to one access log, and it verifies as one chain, holding the head
+    // each node wrote to its own log when it started (the anchor an operator keeps).
     drop((first, second));
-    let verified = tessera(&data_dir, database, &["audit", "verify"]);
-    assert!(verified.contains("access log intact"), "{verified}");
+    let mut args = vec!["audit".to_string(), "verify".to_string()];
+    for log in ["node-1.log", "node-2.log"] {
+        let log = std::fs::read_to_string(data_dir.join(log)).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("access log head"))
+            .unwrap_or_else(|| panic!("no anchor in {log}"));
+        let anchor: Value = serde_json::from_str(line).unwrap();
+        args.push("--anchor".into());
+        args.push(anchor["fields"]["anchor"].as_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let verified = tessera(&data_dir, database, &args);
+    assert!(
+        verified.contains("holds every anchor given (2)"),
+        "{verified}"
+    );
 }
 
 /// One health record of a new person, as an agency sends it.

@@ -291,6 +291,16 @@ impl AccessStore for PgStore {
         )
     }
 
+    fn access_head(&self) -> Result<Option<AccessRow>, StoreError> {
+        Ok(self
+            .collect(
+                "SELECT seq, entry, prev_hash, hash FROM access_log ORDER BY seq DESC LIMIT 1",
+                vec![],
+                read_access,
+            )?
+            .pop())
+    }
+
     fn access_rows_for(
         &self,
         profiles: &[ProfileId],

@@ -203,6 +203,15 @@ impl AccessStore for SqliteStore {
         collect(&mut rows, read_access)
     }
 
+    fn access_head(&self) -> Result<Option<AccessRow>, StoreError> {
+        let connection = self.log_reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut statement = connection.prepare_cached(
+            "SELECT seq, entry, prev_hash, hash FROM access_log ORDER BY seq DESC LIMIT 1",
+        )?;
+        let mut rows = statement.query([])?;
+        Ok(collect(&mut rows, read_access)?.pop())
+    }
+
     fn access_rows_for(
         &self,
         profiles: &[ProfileId],
