@@ -132,6 +132,14 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
         started.elapsed().as_secs_f64()
     );
     if let Some((example, profile)) = example_lookup(store)? {
+        // Printing a person's identifier is a read of their data, synthetic or not: logged.
+        crate::audit::log_cli(
+            store,
+            tessera_policy::Action::Read,
+            Some("data_quality"),
+            &[(profile.clone(), vec!["snils".to_string()])],
+            Some("demo: an example identifier to look up".into()),
+        )?;
         let dir = data_dir.display();
         println!("  tessera --data-dir {dir} profile {example} --purpose data_quality");
         println!(

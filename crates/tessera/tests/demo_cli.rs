@@ -478,9 +478,9 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain(backen
 
     tessera(&data_dir, &["profile", &profile]);
     let verified = tessera(&data_dir, &["audit", "verify"]);
-    // Five imports, the resolution, the links export and the profile read.
+    // Five imports, the resolution, the demo's example, the links export and the profile read.
     assert!(
-        verified.contains("access log intact: 8 entries"),
+        verified.contains("access log intact: 9 entries"),
         "{verified}"
     );
 
@@ -495,7 +495,7 @@ fn command_line_reads_name_a_purpose_and_are_logged_in_a_verifiable_chain(backen
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("NOT intact") && stderr.contains('8'),
+        stderr.contains("NOT intact") && stderr.contains('9'),
         "{stderr}"
     );
 }
