@@ -131,6 +131,15 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
         "\ndone in {:.1}s. Look a person up:",
         started.elapsed().as_secs_f64()
     );
+    // The same place for every command: the data directory, and the database if not in it.
+    let at = match &context.database {
+        Some(url) => format!(
+            "--data-dir {} --database {}",
+            data_dir.display(),
+            crate::database::redacted(url)
+        ),
+        None => format!("--data-dir {}", data_dir.display()),
+    };
     if let Some((example, profile)) = example_lookup(store)? {
         // Printing a person's identifier is a read of their data, synthetic or not: logged.
         crate::audit::log_cli(
@@ -140,22 +149,18 @@ pub(crate) fn run(context: &Settings, persons: usize, seed: u64) -> anyhow::Resu
             &[(profile.clone(), vec!["snils".to_string()])],
             Some("demo: an example identifier to look up".into()),
         )?;
-        let dir = data_dir.display();
-        println!("  tessera --data-dir {dir} profile {example} --purpose data_quality");
+        println!("  tessera {at} profile {example} --purpose data_quality");
         println!(
-            "  tessera --data-dir {dir} explain {profile} --purpose data_quality   (why these records are one person)"
+            "  tessera {at} explain {profile} --purpose data_quality   (why these records are one person)"
         );
         println!(
-            "  tessera --data-dir {dir} review --purpose data_quality              (the uncertain pairs, for a steward)"
+            "  tessera {at} review --purpose data_quality              (the uncertain pairs, for a steward)"
         );
         println!(
-            "  tessera --data-dir {dir} serve                                       (the HTTP API; see README)"
+            "  tessera {at} serve                                       (the HTTP API; see README)"
         );
     }
-    println!(
-        "  tessera --data-dir {} links --out links.csv --purpose data_quality",
-        data_dir.display()
-    );
+    println!("  tessera {at} links --out links.csv --purpose data_quality");
     Ok(())
 }
 
