@@ -117,18 +117,29 @@ fn client(data_dir: &Path, database: Option<&postgres_test::Database>, source: &
     .to_string()
 }
 
-fn two_nodes_resolve_as_one(database: Option<postgres_test::Database>) {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("city");
-    let database = database.as_ref();
+/// A demo city of 200 persons in `dir` served by two nodes (logs `node-1.log`, `node-2.log`),
+/// and a token of an agency that sends health records.
+fn city_with_two_nodes(
+    dir: &Path,
+    database: Option<&postgres_test::Database>,
+    seed: &str,
+) -> (std::path::PathBuf, Node, Node, String) {
+    let data_dir = dir.join("city");
     tessera(
         &data_dir,
         database,
-        &["demo", "--persons", "200", "--seed", "21"],
+        &["demo", "--persons", "200", "--seed", seed],
     );
     let first = node::serve(&data_dir, database, &[], "node-1.log");
     let second = node::serve(&data_dir, database, &[], "node-2.log");
     let health = client(&data_dir, database, "health");
+    (data_dir, first, second, health)
+}
+
+fn two_nodes_resolve_as_one(database: Option<postgres_test::Database>) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = database.as_ref();
+    let (data_dir, first, second, health) = city_with_two_nodes(dir.path(), database, "21");
     let tax = client(&data_dir, database, "tax");
 
     // Each person's health record goes to the first node and their tax record to the second,
@@ -271,16 +282,8 @@ fn try_post(node: &Node, token: &str, record: &Value) -> Option<Value> {
 /// profile, and the access log is whole.
 fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Database>) {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("city");
     let database = database.as_ref();
-    tessera(
-        &data_dir,
-        database,
-        &["demo", "--persons", "200", "--seed", "22"],
-    );
-    let doomed = node::serve(&data_dir, database, &[], "node-doomed.log");
-    let survivor = node::serve(&data_dir, database, &[], "node-survivor.log");
-    let health = client(&data_dir, database, "health");
+    let (data_dir, doomed, survivor, health) = city_with_two_nodes(dir.path(), database, "22");
     const RECORDS: u32 = 40;
     // Lane 0 sends through the node that will die, lane 1 through the other; a request that
     // gets no answer is sent again through the survivor. The kill comes once the doomed node
