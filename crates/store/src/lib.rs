@@ -5,11 +5,15 @@
 //! answer both alike and pass the one suite in `tests/conformance.rs`:
 //!
 //! - [`SqliteStore`]: embedded, bundled SQLite in WAL mode, one file in the data directory,
-//!   schema migrations versioned by `PRAGMA user_version`. One process writes.
+//!   schema migrations versioned by `PRAGMA user_version`. Several processes may share the
+//!   file (a server and the CLI, or two servers); their writes take turns on SQLite's lock.
 //! - [`PgStore`]: PostgreSQL, for several server processes sharing one registry
 //!   ([`PgStore::connect`], [`PgStore::connect_in_schema`]); migrations in
 //!   `migrations/postgres/`, recorded in `tessera_migrations`. Bulk writes go through binary
 //!   COPY; concurrent writers serialise on row locks (see `postgres.rs`).
+//!
+//! Resolutions from several processes take turns through [`Store::begin_resolution`], and each
+//! can see what the others stored since a run ([`ResolutionChanges`]).
 //!
 //! With the `testing` feature, the `testing` module gives other crates' tests a PostgreSQL
 //! store in a fresh schema and the one rule for skipping (or, with `TESSERA_REQUIRE_POSTGRES`,
