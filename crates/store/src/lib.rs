@@ -206,6 +206,16 @@ pub enum RunKind {
 }
 
 impl RunKind {
+    /// The run number a run of this kind stamps on the assignments it writes, for other
+    /// processes to take in (`changes_since`); none for a batch run, after which a process
+    /// rebuilds anyway.
+    pub fn stamp(self, run: i64) -> Option<i64> {
+        match self {
+            RunKind::Batch => None,
+            RunKind::Incremental | RunKind::Online => Some(run),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             RunKind::Batch => "batch",

@@ -20,8 +20,8 @@ use tessera_model::{IdKind, ProfileId, SourceId};
 use crate::columns::{RawRecord, SCAN_CHUNK, address, decode_record, timestamp, visit_decoded};
 use crate::{
     Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
-    RecordAddress, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem, RunKind,
-    Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
+    RecordAddress, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem, Store,
+    StoreCounts, StoreError, StoredRecord, WriteCounts,
 };
 
 mod access;
@@ -731,11 +731,10 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
         ],
     )?;
     let run = connection.last_insert_rowid();
-    // Batch runs stamp no run on their rows: a process that sees one since rebuilds anyway.
-    let stamp = match outcome.kind {
-        RunKind::Batch => ValueRef::Null,
-        RunKind::Incremental | RunKind::Online => ValueRef::Integer(run),
-    };
+    let stamp = outcome
+        .kind
+        .stamp(run)
+        .map_or(ValueRef::Null, ValueRef::Integer);
     // When most rows change (the first run), drop the indexes and rebuild them once at the
     // end: sorting once beats inserting at random. Otherwise update in place.
     let existing: i64 =

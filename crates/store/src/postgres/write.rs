@@ -441,11 +441,7 @@ pub(crate) async fn apply_in(
         )
         .await?
         .try_get(0)?;
-    // Batch runs stamp no run on their rows: a process that sees one since rebuilds anyway.
-    let stamp: Option<i64> = match resolution.kind {
-        RunKind::Batch => None,
-        RunKind::Incremental | RunKind::Online => Some(run),
-    };
+    let stamp = resolution.kind.stamp(run);
     if resolution.assignments.rows() > 0 {
         let staged = stage(transaction, &resolution.assignments).await?;
         transaction
