@@ -224,15 +224,17 @@ fn store_and_resolve(
     }
     // The one resolution in progress across every process on the database: take in what the
     // others stored, then place this batch and store it before anyone else may.
+    let Some(index) = guard.as_mut() else {
+        return Err(ApiError::Warming);
+    };
     let mut session = store.begin_resolution()?;
-    let changes = session.changes_since(guard.as_ref().map_or(0, |index| index.seen))?;
-    let caught_up = guard.as_mut().is_some_and(|index| index.catch_up(&changes));
-    let (true, Some(index)) = (caught_up, guard.as_mut()) else {
+    let changes = session.changes_since(index.seen)?;
+    if !index.catch_up(&changes) {
         drop(session);
         drop(guard);
         state.rebuild_online();
         return Err(ApiError::Warming);
-    };
+    }
     let online = &mut index.online;
     let mut results = Vec::with_capacity(converted.len());
     let mut assignments = Vec::new();
