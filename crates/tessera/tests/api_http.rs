@@ -21,7 +21,7 @@ struct Server {
     _dir: tempfile::TempDir,
     data_dir: PathBuf,
     /// The PostgreSQL database (URL naming this server's own schema); `None` for SQLite.
-    database: Option<postgres_test::Database>,
+    database: Option<postgres_test::Schema>,
     base: String,
     _node: Node,
     /// The identity provider's signing key (Ed25519, PKCS#8 DER).
@@ -45,7 +45,7 @@ fn sqlite() -> &'static Server {
 fn postgres(test: &str) -> Option<&'static Server> {
     static SERVER: OnceLock<Option<Server>> = OnceLock::new();
     SERVER
-        .get_or_init(|| postgres_test::Database::fresh("api_http").map(|db| start(Some(db))))
+        .get_or_init(|| postgres_test::Schema::fresh("api_http").map(|db| start(Some(db))))
         .as_ref()
         .or_else(|| {
             postgres_test::say_skipped(&format!("api_http::postgres::{test}"));
@@ -53,7 +53,7 @@ fn postgres(test: &str) -> Option<&'static Server> {
         })
 }
 
-fn start(database: Option<postgres_test::Database>) -> Server {
+fn start(database: Option<postgres_test::Schema>) -> Server {
     let dir = tempfile::Builder::new()
         .prefix("tessera-api")
         .tempdir()

@@ -11,7 +11,7 @@ mod postgres_test;
 /// Where a test's city lives: a data directory, and for PostgreSQL a schema of its own.
 struct Place {
     data_dir: PathBuf,
-    database: Option<postgres_test::Database>,
+    database: Option<postgres_test::Schema>,
 }
 
 #[derive(Clone, Copy)]
@@ -26,7 +26,7 @@ impl Place {
     fn new(dir: &Path, name: &str, backend: Backend, test: &str) -> Option<Place> {
         let database = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(postgres_test::Database::fresh(&format!(
+            Backend::Postgres => Some(postgres_test::Schema::fresh(&format!(
                 "demo_cli::postgres::{test}"
             ))?),
         };

@@ -28,7 +28,7 @@ macro_rules! on_both_backends {
             $(#[test]
             fn $name() {
                 // Without PostgreSQL (and not required), `fresh` has said why it skips.
-                if let Some(database) = super::postgres_test::Database::fresh(stringify!($name)) {
+                if let Some(database) = super::postgres_test::Schema::fresh(stringify!($name)) {
                     super::$name(Some(database));
                 }
             })*
@@ -105,7 +105,7 @@ fn lookup(node: &Node, token: &str, snils: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn client(data_dir: &Path, database: Option<&postgres_test::Database>, source: &str) -> String {
+fn client(data_dir: &Path, database: Option<&postgres_test::Schema>, source: &str) -> String {
     tessera(
         data_dir,
         database,
@@ -121,7 +121,7 @@ fn client(data_dir: &Path, database: Option<&postgres_test::Database>, source: &
 /// and a token of an agency that sends health records.
 fn city_with_two_nodes(
     dir: &Path,
-    database: Option<&postgres_test::Database>,
+    database: Option<&postgres_test::Schema>,
     seed: &str,
 ) -> (std::path::PathBuf, Node, Node, String) {
     let data_dir = dir.join("city");
@@ -136,7 +136,7 @@ fn city_with_two_nodes(
     (data_dir, first, second, health)
 }
 
-fn two_nodes_resolve_as_one(database: Option<postgres_test::Database>) {
+fn two_nodes_resolve_as_one(database: Option<postgres_test::Schema>) {
     let dir = tempfile::tempdir().unwrap();
     let database = database.as_ref();
     let (data_dir, first, second, health) = city_with_two_nodes(dir.path(), database, "21");
@@ -280,7 +280,7 @@ fn try_post(node: &Node, token: &str, record: &Value) -> Option<Value> {
 /// A load through two nodes, one of which is killed halfway: a client that gets no answer sends
 /// the record again through the other node, and in the end every record is stored once, on a
 /// profile, and the access log is whole.
-fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Database>) {
+fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Schema>) {
     let dir = tempfile::tempdir().unwrap();
     let database = database.as_ref();
     let (data_dir, doomed, survivor, health) = city_with_two_nodes(dir.path(), database, "22");
@@ -432,7 +432,7 @@ fn health(node: &Node) -> (StatusCode, Value) {
 /// route around it), and recovers when the database is back.
 #[test]
 fn a_node_without_its_database_is_unhealthy_until_it_returns() {
-    let Some(database) = postgres_test::Database::fresh("a_node_without_its_database") else {
+    let Some(database) = postgres_test::Schema::fresh("a_node_without_its_database") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::Value;
 
-use crate::postgres_test::Database;
+use crate::postgres_test::Schema;
 
 /// The binary over a data directory and, for PostgreSQL, a database.
-pub fn command(data_dir: &Path, database: Option<&Database>) -> Command {
+pub fn command(data_dir: &Path, database: Option<&Schema>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
     command.arg("--data-dir").arg(data_dir);
     if let Some(database) = database {
@@ -23,7 +23,7 @@ pub fn command(data_dir: &Path, database: Option<&Database>) -> Command {
 }
 
 /// Runs a command as a steward checking data quality; panics with its stderr if it fails.
-pub fn tessera(data_dir: &Path, database: Option<&Database>, args: &[&str]) -> String {
+pub fn tessera(data_dir: &Path, database: Option<&Schema>, args: &[&str]) -> String {
     let out = command(data_dir, database)
         .env("TESSERA_PURPOSE", "data_quality")
         .args(args)
@@ -53,12 +53,7 @@ impl Drop for Node {
 
 /// Starts `tessera serve` on a free loopback port and waits until its resolver is ready. Its log
 /// is kept in `<data-dir>/<log_name>` for a failing test to be read.
-pub fn serve(
-    data_dir: &Path,
-    database: Option<&Database>,
-    extra: &[&OsStr],
-    log_name: &str,
-) -> Node {
+pub fn serve(data_dir: &Path, database: Option<&Schema>, extra: &[&OsStr], log_name: &str) -> Node {
     start(command(data_dir, database), data_dir, extra, log_name)
 }
 

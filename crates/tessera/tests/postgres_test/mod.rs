@@ -8,13 +8,13 @@
 use tessera_store::testing::{self, TestPostgres};
 
 /// One schema of the test database, dropped with this value.
-pub struct Database(TestPostgres);
+pub struct Schema(TestPostgres);
 
-impl Database {
+impl Schema {
     /// A new empty schema for `test`, or `None` where PostgreSQL is unreachable and not
     /// required (`tessera_store::testing` has said so).
-    pub fn fresh(test: &str) -> Option<Database> {
-        testing::postgres(test).map(Database)
+    pub fn fresh(test: &str) -> Option<Schema> {
+        testing::postgres(test).map(Schema)
     }
 
     /// The URL the binary is given with `--database`.
