@@ -10,13 +10,13 @@ use chrono::format::{Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use tessera_model::{
     Address, Attribute, BiometricRef, CountryCode, CriminalRecordNote, Education, Employment,
-    HealthNote, IdKind, Identifier, Income, PartialDate, PersonName, Pet, RecordKey, Relation,
-    RelationRole, Sex, SourceRecord, Special, parse_full_name,
+    HealthNote, IdKind, Identifier, Income, PartialDate, Permit, PersonName, Pet, RecordKey,
+    Relation, RelationRole, Sex, SourceRecord, Special, parse_full_name,
 };
 
 use crate::mapping::{
     DateFormat, EducationPart, EmploymentPart, Field, IncomePart, Input, Mapping, NamePart,
-    Normaliser, PetPart, RelationPart, Target,
+    Normaliser, PermitPart, PetPart, RelationPart, Target,
 };
 
 /// One thing wrong with one field of a row.
@@ -78,6 +78,7 @@ impl Converter<'_> {
         let mut relations: Vec<(RelationRole, RelationParts)> = Vec::new();
         let mut income = IncomeParts::default();
         let mut pet = Pet::default();
+        let mut permit = Permit::default();
 
         for (index, field) in self.mapping.fields.iter().enumerate() {
             let problem = |reason: String| FieldProblem {
@@ -204,6 +205,15 @@ impl Converter<'_> {
                     PetPart::Name => set_once(&mut pet.name, value),
                     PetPart::Chip => set_once(&mut pet.chip, value),
                 },
+                Target::Permit(part) => match part {
+                    PermitPart::Number => set_once(&mut permit.number, value),
+                    PermitPart::Issued => {
+                        parse_date(&value, &field.formats).map(|d| permit.issued = Some(d))
+                    }
+                    PermitPart::ValidUntil => {
+                        parse_date(&value, &field.formats).map(|d| permit.valid_until = Some(d))
+                    }
+                },
                 Target::Health => {
                     attributes.push(Attribute::Health(Special::new(HealthNote(
                         value.into_owned(),
@@ -278,6 +288,9 @@ impl Converter<'_> {
         }
         if pet != Pet::default() {
             attributes.push(Attribute::Pet(pet));
+        }
+        if permit != Permit::default() {
+            attributes.push(Attribute::Permit(permit));
         }
         Ok(SourceRecord {
             source: self.mapping.source.clone(),

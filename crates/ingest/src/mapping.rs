@@ -155,6 +155,13 @@ pub(crate) enum PetPart {
     Chip,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PermitPart {
+    Number,
+    Issued,
+    ValidUntil,
+}
+
 /// What a field's value becomes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -171,6 +178,7 @@ pub(crate) enum Target {
     Relation(RelationRole, RelationPart),
     Income(IncomePart),
     Pet(PetPart),
+    Permit(PermitPart),
     Health,
     Biometric,
     CriminalRecord,
@@ -206,6 +214,9 @@ impl Target {
             "pet.species" => Target::Pet(PetPart::Species),
             "pet.name" => Target::Pet(PetPart::Name),
             "pet.chip" => Target::Pet(PetPart::Chip),
+            "permit.number" => Target::Permit(PermitPart::Number),
+            "permit.issued" => Target::Permit(PermitPart::Issued),
+            "permit.valid_until" => Target::Permit(PermitPart::ValidUntil),
             "health.note" => Target::Health,
             "biometric.ref" => Target::Biometric,
             "criminal_record.note" => Target::CriminalRecord,
@@ -242,6 +253,7 @@ impl Target {
                 | Target::ObservedAt
                 | Target::Employment(EmploymentPart::From | EmploymentPart::To)
                 | Target::Education(EducationPart::From | EducationPart::To)
+                | Target::Permit(PermitPart::Issued | PermitPart::ValidUntil)
         )
     }
 }

@@ -125,6 +125,19 @@ pub struct Pet {
     pub chip: Option<String>,
 }
 
+/// A permit to stay or to work (a labour migrant's patent, a residence permit) and the day it
+/// runs out: what tells an agency that a person's right to work is about to lapse.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Permit {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub issued: Option<PartialDate>,
+    /// The last day the permit is valid.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub valid_until: Option<PartialDate>,
+}
+
 /// A health fact (diagnosis code or note) as a health-insurance or medical source recorded it.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HealthNote(pub String);
@@ -173,6 +186,7 @@ pub enum Attribute {
     Relation(Relation),
     Income(Income),
     Pet(Pet),
+    Permit(Permit),
     Health(Special<HealthNote>),
     Biometric(Special<BiometricRef>),
     CriminalRecord(Special<CriminalRecordNote>),
@@ -192,6 +206,7 @@ impl Attribute {
             Attribute::Relation(_) => AttributeKind::Relation,
             Attribute::Income(_) => AttributeKind::Income,
             Attribute::Pet(_) => AttributeKind::Pet,
+            Attribute::Permit(_) => AttributeKind::Permit,
             Attribute::Health(_) => AttributeKind::Health,
             Attribute::Biometric(_) => AttributeKind::Biometric,
             Attribute::CriminalRecord(_) => AttributeKind::CriminalRecord,

@@ -9,6 +9,7 @@
 //! This crate does no IO, reads no clock and knows nothing of files, SQL or HTTP.
 
 mod attribute;
+mod change;
 mod date;
 mod identifier;
 mod name;
@@ -17,8 +18,9 @@ mod sensitivity;
 
 pub use attribute::{
     Address, AddressKind, Attribute, BiometricRef, CountryCode, CriminalRecordNote, Education,
-    Employment, HealthNote, Income, Pet, Relation, RelationRole, Sex, Special,
+    Employment, HealthNote, Income, Permit, Pet, Relation, RelationRole, Sex, Special,
 };
+pub use change::{ChangeKind, PERMIT_WARNING_DAYS, arrival_changes, expires_soon};
 pub use date::{DateError, DatePrecision, PartialDate};
 pub use identifier::{IdKind, Identifier, Validity, inn_is_valid, snils_check_number};
 pub use name::{NameOrder, PersonName, Script, parse_full_name};

@@ -36,6 +36,7 @@ pub enum AttributeKind {
     Relation,
     Income,
     Pet,
+    Permit,
     Health,
     Biometric,
     CriminalRecord,
@@ -55,7 +56,8 @@ impl AttributeKind {
             | AttributeKind::Employment
             | AttributeKind::Education
             | AttributeKind::Relation
-            | AttributeKind::Income => Sensitivity::Personal,
+            | AttributeKind::Income
+            | AttributeKind::Permit => Sensitivity::Personal,
             AttributeKind::Health | AttributeKind::Biometric | AttributeKind::CriminalRecord => {
                 Sensitivity::Special
             }
@@ -76,6 +78,7 @@ impl AttributeKind {
             AttributeKind::Relation => "relation",
             AttributeKind::Income => "income",
             AttributeKind::Pet => "pet",
+            AttributeKind::Permit => "permit",
             AttributeKind::Health => "health",
             AttributeKind::Biometric => "biometric",
             AttributeKind::CriminalRecord => "criminal_record",

@@ -185,7 +185,7 @@ fn check_rule(purpose: &Purpose, entry: PurposeEntry) -> Result<PurposeRule, Pol
 }
 
 /// Every attribute kind other than identifiers, in the model's order.
-const PLAIN_KINDS: [AttributeKind; 13] = [
+const PLAIN_KINDS: [AttributeKind; 14] = [
     AttributeKind::Name,
     AttributeKind::BirthDate,
     AttributeKind::Sex,
@@ -196,6 +196,7 @@ const PLAIN_KINDS: [AttributeKind; 13] = [
     AttributeKind::Relation,
     AttributeKind::Income,
     AttributeKind::Pet,
+    AttributeKind::Permit,
     AttributeKind::Health,
     AttributeKind::Biometric,
     AttributeKind::CriminalRecord,
@@ -216,6 +217,7 @@ const fn _plain_kinds_cover_the_model(kind: AttributeKind) {
         | AttributeKind::Relation
         | AttributeKind::Income
         | AttributeKind::Pet
+        | AttributeKind::Permit
         | AttributeKind::Health
         | AttributeKind::Biometric
         | AttributeKind::CriminalRecord => {}

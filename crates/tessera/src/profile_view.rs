@@ -182,6 +182,17 @@ pub(crate) fn describe(attribute: &Attribute) -> (String, Option<String>) {
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
+        Attribute::Permit(permit) => Some(
+            [
+                permit.number.clone(),
+                permit.issued.map(|d| format!("issued {d}")),
+                permit.valid_until.map(|d| format!("valid until {d}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        ),
         Attribute::Health(_) | Attribute::Biometric(_) | Attribute::CriminalRecord(_) => None,
     };
     (label, text)

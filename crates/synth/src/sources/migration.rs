@@ -20,7 +20,7 @@ use crate::places::Address;
 
 pub(super) const FILE_NAME: &str = "migration.csv";
 
-pub(super) const HEADER: &str = "reg_no,reg_date,surname_lat,given_lat,patronymic_lat,birth_date,sex,citizenship,passport,patent,phone,address\n";
+pub(super) const HEADER: &str = "reg_no,reg_date,surname_lat,given_lat,patronymic_lat,birth_date,sex,citizenship,passport,patent,patent_until,phone,address\n";
 
 /// Chance that a migrant moved once and so has two registrations.
 const SECOND_REGISTRATION: f64 = 0.25;
@@ -78,6 +78,15 @@ target = "id.passport_foreign"
 [[field]]
 column = "patent"
 target = "id.work_patent"
+
+[[field]]
+column = "patent"
+target = "permit.number"
+
+[[field]]
+column = "patent_until"
+target = "permit.valid_until"
+formats = ["%d.%m.%Y"]
 
 [[field]]
 column = "phone"
@@ -170,6 +179,11 @@ fn write_row<R: Rng>(
         Some(number) => corrupt::identifier(rng, number.clone()),
         None => String::new(),
     };
+    let patent_until = person
+        .work_patent
+        .as_deref()
+        .map(patent_valid_until)
+        .unwrap_or_default();
     let mut phone = String::new();
     let number = match (&person.phone, &person.home_phone) {
         (Some(russian), Some(home)) => Some(if rng.random_bool(0.75) { russian } else { home }),
@@ -196,10 +210,25 @@ fn write_row<R: Rng>(
             person.origin.alpha3(),
             &passport,
             &patent,
+            &patent_until,
             &phone,
             &address,
         ],
         ',',
     );
     out.record(SourceKind::Migration, &reg_no, person);
+}
+
+/// The last day a patent's paid months cover, as `dd.mm.yyyy`: from two months before
+/// [`TODAY`] to ten after, derived from the number alone (so the city's random draws, and with
+/// them every other value, stay what they were before patents had an end date).
+fn patent_valid_until(number: &str) -> String {
+    let digits: i64 = number
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| i64::from(b - b'0'))
+        .fold(0, |sum, digit| (sum * 31 + digit) % 1_000_003);
+    let mut out = String::with_capacity(10);
+    TODAY.add_days(digits % 360 - 60).write_dmy(&mut out);
+    out
 }
