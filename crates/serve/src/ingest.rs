@@ -8,6 +8,7 @@
 //! next batch resolution. Only one ingest resolves at a time, so two records of one person sent
 //! at once through two requests end on one profile.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -19,8 +20,8 @@ use tessera_policy::{Action, Role};
 use tessera_resolve::{ProfileChange, RecordFacts};
 use tessera_seal::Keyring;
 use tessera_store::{
-    Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome, RunKind,
-    SealedBlob, Sealer, lookup_identifiers,
+    Arrival, Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome,
+    RunKind, SealedBlob, Sealer, StoredRecord, arrival_changes, lookup_identifiers,
 };
 use utoipa::ToSchema;
 
@@ -240,6 +241,8 @@ fn store_and_resolve(
     let mut assignments = Vec::new();
     let mut events = Vec::new();
     let mut written = Vec::new();
+    // The records this run places, which no run had placed: what may change their profiles.
+    let mut arrived: Vec<(StoredRecord, ProfileId)> = Vec::new();
     for (index, outcome) in converted.into_iter().enumerate() {
         let record = match outcome {
             Ok(record) => record,
@@ -298,6 +301,7 @@ fn store_and_resolve(
         };
         if status != "unchanged" {
             written.push((profile.clone(), kinds));
+            arrived.push((current.clone(), profile.clone()));
         }
         results.push(IngestResult {
             index,
@@ -310,9 +314,25 @@ fn store_and_resolve(
     if !assignments.is_empty() {
         // What this run placed: its records, on how many profiles. (Counting the whole
         // registry here would cost a scan per request, under the session every node waits for.)
-        let touched: std::collections::HashSet<&ProfileId> =
-            assignments.iter().map(|a| &a.profile).collect();
+        let touched: HashSet<&ProfileId> = assignments.iter().map(|a| &a.profile).collect();
         let profiles = touched.len() as u64;
+        let created: HashSet<&ProfileId> = events
+            .iter()
+            .filter_map(|event| match event {
+                ProfileEvent::Created { profile } => Some(profile),
+                _ => None,
+            })
+            .collect();
+        let arrivals: Vec<Arrival<'_>> = arrived
+            .iter()
+            .map(|(record, profile)| Arrival {
+                record: record.id,
+                reference: &record.reference,
+                attributes: &record.attributes,
+                profile,
+            })
+            .collect();
+        let changes = arrival_changes(store, &arrivals, &created, Utc::now().date_naive())?;
         index.seen = session.apply(&ResolutionOutcome {
             kind: RunKind::Online,
             finished_at: Utc::now(),
@@ -322,6 +342,7 @@ fn store_and_resolve(
             events,
             // The review queue belongs to the batch run; keep it as it is.
             review: None,
+            changes,
         })?;
         if let Err(error) = session.commit() {
             // The index holds placements the store does not: start it over.

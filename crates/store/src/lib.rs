@@ -25,6 +25,7 @@
 
 mod access;
 mod columns;
+mod events;
 mod postgres;
 mod prepared;
 mod sqlite;
@@ -37,6 +38,10 @@ use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId
 pub use access::{
     AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, CorrectionStatus,
     NewAccess, SealedBlob, SealedRow, Sealer, special_aad,
+};
+pub use events::{
+    Arrival, ChangeEvent, EventStore, NewChange, NewSubscription, Subscription, SubscriptionTarget,
+    announce_expiring_permits, arrival_changes, may_change_on_arrival,
 };
 pub use postgres::PgStore;
 pub use prepared::PreparedRecord;
@@ -241,6 +246,9 @@ pub struct ResolutionOutcome {
     /// The new review queue, strongest first, which replaces the previous one; `None` keeps
     /// it as it is (incremental and online runs: the queue belongs to the batch).
     pub review: Option<Vec<ReviewItem>>,
+    /// What the run's new records change on their profiles ([`arrival_changes`]), written to
+    /// the outbox with the run's profile events.
+    pub changes: Vec<NewChange>,
 }
 
 /// A record by source and key: what a steward decides about, whatever its version.
@@ -300,6 +308,9 @@ pub trait ResolutionSession {
     fn changes_since(&mut self, run: u64) -> Result<ResolutionChanges, StoreError>;
     /// Stores a run as [`Store::apply_resolution`] does; returns its number.
     fn apply(&mut self, outcome: &ResolutionOutcome) -> Result<u64, StoreError>;
+    /// Writes changes that no run made (a permit entering its last days) to the outbox; a key
+    /// already there is skipped. Returns how many were written.
+    fn add_changes(&mut self, changes: &[NewChange], at: DateTime<Utc>) -> Result<u64, StoreError>;
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
@@ -398,10 +409,14 @@ pub trait Store: Send + Sync {
         key: &str,
     ) -> Result<Vec<StoredRecord>, StoreError>;
 
+    /// One record version by its id, with its profile if it has one.
+    fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;
+
     fn counts(&self) -> Result<StoreCounts, StoreError>;
 }
 
 /// Everything a Tessera process keeps in its database: records and profiles ([`Store`]), and
-/// clients, the access log, consents and sealed values ([`AccessStore`]). Every backend is one.
-pub trait Database: Store + AccessStore {}
-impl<T: Store + AccessStore> Database for T {}
+/// clients, the access log, consents and sealed values ([`AccessStore`]), the change-event
+/// outbox and subscriptions ([`EventStore`]). Every backend is one.
+pub trait Database: Store + AccessStore + EventStore {}
+impl<T: Store + AccessStore + EventStore> Database for T {}

@@ -32,11 +32,12 @@ use tokio_postgres::types::ToSql;
 use crate::columns::{RawRecord, address, decode_record, parse_time, timestamp};
 use crate::{
     Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
-    RecordAddress, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem, Store,
-    StoreCounts, StoreError, StoredRecord, WriteCounts,
+    RecordAddress, RecordId, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem,
+    Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
 };
 
 mod access;
+mod events;
 mod migrate;
 mod scan;
 mod session;
@@ -191,7 +192,7 @@ impl PgStore {
     }
 
     /// Runs one statement and returns its rows.
-    fn query(
+    pub(crate) fn query(
         &self,
         sql: impl Into<Cow<'static, str>>,
         params: Vec<Param>,
@@ -591,6 +592,19 @@ impl Store for PgStore {
                 Box::new(key.to_string()),
             ],
         )
+    }
+
+    fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        Ok(self
+            .records(
+                format!(
+                    "SELECT {RECORD_COLUMNS}
+                     FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
+                     WHERE r.id = $1"
+                ),
+                vec![Box::new(id.0)],
+            )?
+            .pop())
     }
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {

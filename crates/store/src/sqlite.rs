@@ -19,12 +19,13 @@ use tessera_model::{IdKind, ProfileId, SourceId};
 
 use crate::columns::{RawRecord, SCAN_CHUNK, address, decode_record, timestamp, visit_decoded};
 use crate::{
-    Decision, ImportEnd, ImportId, ImportStatus, PreparedRecord, ProfileEvent, ProfileHistory,
-    RecordAddress, ResolutionChanges, ResolutionOutcome, ResolutionSession, ReviewItem, Store,
-    StoreCounts, StoreError, StoredRecord, WriteCounts,
+    Decision, ImportEnd, ImportId, ImportStatus, NewChange, PreparedRecord, ProfileEvent,
+    ProfileHistory, RecordAddress, RecordId, ResolutionChanges, ResolutionOutcome,
+    ResolutionSession, ReviewItem, Store, StoreCounts, StoreError, StoredRecord, WriteCounts,
 };
 
 mod access;
+mod events;
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tessera.sqlite3";
@@ -41,6 +42,7 @@ fn migrations() -> Migrations<'static> {
             "../migrations/sqlite/0005_resolution_feed.sql"
         )),
         M::up(include_str!("../migrations/sqlite/0006_log_apart.sql")),
+        M::up(include_str!("../migrations/sqlite/0007_change_events.sql")),
     ])
 }
 
@@ -702,6 +704,14 @@ impl Store for SqliteStore {
         collect_records(&self.read(), &sql, params![source.as_str(), key])
     }
 
+    fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
+             WHERE r.id = ?1"
+        );
+        Ok(collect_records(&self.read(), &sql, params![id.0])?.pop())
+    }
+
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         let connection = self.read();
         let count = |sql: &str| -> Result<u64, StoreError> {
@@ -841,6 +851,12 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
              CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
         )?;
     }
+    insert_changes(
+        connection,
+        &crate::events::outcome_changes(outcome),
+        Some(run),
+        outcome.finished_at,
+    )?;
     if let Some(queue) = &outcome.review {
         connection.execute("DELETE FROM review_pair", [])?;
         let mut review = connection.prepare_cached(
@@ -857,6 +873,54 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
         }
     }
     Ok(run as u64)
+}
+
+/// Writes changes to the outbox after its last seq, skipping keys already there; returns how
+/// many it wrote. The caller holds the write lock, so seq order is commit order.
+fn insert_changes(
+    connection: &Connection,
+    changes: &[NewChange],
+    run: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let base: i64 =
+        connection.query_row("SELECT coalesce(max(seq), 0) FROM change_event", [], |r| {
+            r.get(0)
+        })?;
+    let at = timestamp(at);
+    insert_rows(
+        connection,
+        // seq is the rowid: SQLite gives each inserted row the largest so far plus one, and a
+        // skipped row takes none, so the outbox has no gaps.
+        "INSERT OR IGNORE INTO change_event
+         (event_key, kind, profile_id, other_profile_id, record_id, run, occurred_at) VALUES ",
+        7,
+        changes.iter().map(|change| {
+            [
+                ValueRef::Text(change.key.as_bytes()),
+                ValueRef::Text(change.kind.name().as_bytes()),
+                ValueRef::Text(change.profile.as_str().as_bytes()),
+                change
+                    .other
+                    .as_ref()
+                    .map_or(ValueRef::Null, |p| ValueRef::Text(p.as_str().as_bytes())),
+                change
+                    .record
+                    .map_or(ValueRef::Null, |r| ValueRef::Integer(r.0)),
+                run.map_or(ValueRef::Null, ValueRef::Integer),
+                ValueRef::Text(at.as_bytes()),
+            ]
+        }),
+    )?;
+    let written: i64 = connection.query_row(
+        "SELECT count(*) FROM change_event WHERE seq > ?1",
+        params![base],
+        |r| r.get(0),
+    )?;
+    Ok(written as u64)
 }
 
 /// `(run, event)` for the profile events matching `filter` (with one parameter), in order.
@@ -938,6 +1002,10 @@ impl ResolutionSession for SqliteSession<'_> {
 
     fn apply(&mut self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
         apply_in(&self.connection, outcome)
+    }
+
+    fn add_changes(&mut self, changes: &[NewChange], at: DateTime<Utc>) -> Result<u64, StoreError> {
+        insert_changes(&self.connection, changes, None, at)
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {

@@ -4,13 +4,14 @@
 
 use chrono::{TimeZone, Utc};
 use tessera_model::{
-    Attribute, IdKind, Identifier, ProfileId, RecordKey, SourceId, SourceRecord, parse_full_name,
+    Attribute, ChangeKind, IdKind, Identifier, ProfileId, RecordKey, SourceId, SourceRecord,
+    parse_full_name,
 };
 use tessera_store::testing::TestPostgres;
 use tessera_store::{
-    Assignment, ClientRow, Database, ImportEnd, ImportStatus, NewAccess, PreparedRecord,
-    ProfileEvent, ResolutionOutcome, RunKind, SealedBlob, Sealer, SqliteStore, Store, StoredRecord,
-    WriteCounts,
+    Assignment, ClientRow, Database, ImportEnd, ImportStatus, NewAccess, NewChange,
+    NewSubscription, PreparedRecord, ProfileEvent, ResolutionOutcome, RunKind, SealedBlob, Sealer,
+    SqliteStore, Store, StoredRecord, SubscriptionTarget, WriteCounts,
 };
 
 /// Seals with a real keyring, as the binary does.
@@ -109,6 +110,7 @@ fn apply(store: &dyn Store, assignments: Vec<Assignment>, events: Vec<ProfileEve
             assignments,
             events,
             review: Some(vec![]),
+            changes: Vec::new(),
         })
         .unwrap()
 }
@@ -408,6 +410,7 @@ fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
             assignments: vec![],
             events: vec![],
             review,
+            changes: Vec::new(),
         };
         store
             .apply_resolution(&outcome(Some(vec![item.clone()])))
@@ -701,6 +704,7 @@ fn resolutions_take_turns_and_say_what_changed_since_a_run() {
             assignments,
             events,
             review: Some(vec![]),
+            changes: Vec::new(),
         };
         let created = ProfileEvent::Created {
             profile: first.profile.clone(),
@@ -962,5 +966,181 @@ fn corrections_aliases_clients_and_rewrapping_answer_alike() {
             1,
             "{name}"
         );
+    }
+}
+
+/// The outbox: a run's profile events and arrivals are written with it, in order, once per
+/// key; subscriptions take a lease, advance a cursor only while they hold it, and end.
+#[test]
+fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
+    for backend in
+        backends("change_events_are_written_with_their_run_once_and_delivered_under_a_lease")
+    {
+        let (name, store) = (backend.name(), backend.store());
+        let import = store
+            .begin_import(&SourceId::new("tax").unwrap(), "a.csv", Utc::now())
+            .unwrap();
+        store
+            .write_records(import, &[record("1", "Иванов Иван", "112-233-445 95")])
+            .unwrap();
+        assert_eq!(store.change_head().unwrap(), 0, "{name}");
+        let profile = ProfileId::new("p-1".to_string());
+        let assignments = assign_all(store, &profile);
+        let arrival = NewChange::of_record(
+            ChangeKind::AddressChanged,
+            profile.clone(),
+            assignments[0].record,
+        );
+        let run = store
+            .apply_resolution(&ResolutionOutcome {
+                kind: RunKind::Online,
+                finished_at: Utc::now(),
+                records: 1,
+                profiles: 1,
+                assignments,
+                events: vec![ProfileEvent::Created {
+                    profile: profile.clone(),
+                }],
+                review: None,
+                changes: vec![arrival.clone()],
+            })
+            .unwrap();
+        let events = store.changes_after(0, 10).unwrap();
+        let seen: Vec<(u64, ChangeKind, Option<u64>)> =
+            events.iter().map(|e| (e.seq, e.kind, e.run)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (1, ChangeKind::ProfileCreated, Some(run)),
+                (2, ChangeKind::AddressChanged, Some(run)),
+            ],
+            "{name}"
+        );
+        assert_eq!(events[1].record, arrival.record, "{name}");
+        assert_eq!(events[1].key, arrival.key, "{name}");
+
+        // The same change again is skipped; a new one follows in order; a rolled-back one is
+        // not there.
+        let expiring = NewChange::of_record(
+            ChangeKind::PermitExpiring,
+            profile.clone(),
+            arrival.record.unwrap(),
+        );
+        let mut session = store.begin_resolution().unwrap();
+        assert_eq!(
+            session
+                .add_changes(&[arrival.clone(), expiring.clone()], Utc::now())
+                .unwrap(),
+            1,
+            "{name}"
+        );
+        session.commit().unwrap();
+        let mut session = store.begin_resolution().unwrap();
+        let dismissed = NewChange::of_record(
+            ChangeKind::Dismissed,
+            profile.clone(),
+            arrival.record.unwrap(),
+        );
+        session.add_changes(&[dismissed], Utc::now()).unwrap();
+        drop(session);
+        let after: Vec<(ChangeKind, Option<u64>)> = store
+            .changes_after(2, 10)
+            .unwrap()
+            .iter()
+            .map(|e| (e.kind, e.run))
+            .collect();
+        assert_eq!(after, vec![(ChangeKind::PermitExpiring, None)], "{name}");
+        assert_eq!(store.change_head().unwrap(), 3, "{name}");
+        assert_eq!(store.changes_after(0, 1).unwrap().len(), 1, "{name}");
+
+        store
+            .add_client(&ClientRow {
+                id: "c-sub".into(),
+                name: "Migration centre".into(),
+                role: "agency".into(),
+                anchor: None,
+                sources: vec![],
+                token_hash: [9; 32],
+                created_at: Utc::now(),
+                revoked_at: None,
+            })
+            .unwrap();
+        let new = NewSubscription {
+            name: "permits".into(),
+            client_id: "c-sub".into(),
+            purpose: "migration".into(),
+            kinds: vec![ChangeKind::PermitExpiring],
+            target: SubscriptionTarget::Webhook {
+                url: "http://127.0.0.1:9/hook".into(),
+            },
+            sealed_secret: Some(vec![1, 2, 3]),
+            cursor: 1,
+            created_at: Utc::now(),
+        };
+        let id = store.add_subscription(&new).unwrap().unwrap();
+        assert_eq!(store.add_subscription(&new).unwrap(), None, "{name}");
+        let listed = store.subscriptions().unwrap();
+        assert_eq!(listed.len(), 1, "{name}");
+        assert_eq!(
+            (listed[0].kinds.clone(), listed[0].cursor, &listed[0].target),
+            (vec![ChangeKind::PermitExpiring], 1, &new.target),
+            "{name}"
+        );
+        assert_eq!(listed[0].sealed_secret, Some(vec![1, 2, 3]), "{name}");
+
+        // One holder at a time; a lapsed lease passes to another; only the holder advances.
+        assert!(
+            store
+                .lease_subscription(id, "node-a", 1_000, 31_000)
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store
+                .lease_subscription(id, "node-b", 2_000, 32_000)
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            store.advance_subscription(id, "node-a", 3).unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store.advance_subscription(id, "node-b", 3).unwrap(),
+            "{name}"
+        );
+        assert!(
+            store
+                .lease_subscription(id, "node-b", 40_000, 70_000)
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store.advance_subscription(id, "node-a", 4).unwrap(),
+            "{name}"
+        );
+        // A cursor never goes back.
+        assert!(
+            store.advance_subscription(id, "node-b", 2).unwrap(),
+            "{name}"
+        );
+        assert_eq!(store.subscriptions().unwrap()[0].cursor, 3, "{name}");
+
+        assert!(
+            store.remove_subscription("permits", Utc::now()).unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store.remove_subscription("permits", Utc::now()).unwrap(),
+            "{name}"
+        );
+        assert!(store.subscriptions().unwrap().is_empty(), "{name}");
+        assert!(
+            !store
+                .lease_subscription(id, "node-b", 80_000, 90_000)
+                .unwrap(),
+            "{name}"
+        );
+        assert!(store.add_subscription(&new).unwrap().is_some(), "{name}");
     }
 }

@@ -335,6 +335,7 @@ fn a_large_resolution_is_applied_through_copy() {
             })
             .collect(),
         review: Some(vec![]),
+        changes: Vec::new(),
     };
     let first = outcome("");
     let started = Instant::now();
@@ -439,6 +440,7 @@ fn two_nodes_granting_one_consent_at_once_keep_one_and_runs_take_turns() {
         events: vec![],
         // Each run (an online ingest keeps the batch run's queue) writes the same queue.
         review: Some(vec![pair.clone()]),
+        changes: Vec::new(),
     };
     postgres
         .apply_resolution(&outcome(vec![Assignment {

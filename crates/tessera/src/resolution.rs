@@ -1,6 +1,6 @@
 //! `tessera resolve`: read every current record, resolve, and store the profile assignments.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,8 +12,8 @@ use tessera_resolve::{
     assign_stable_ids, learn, resolve_with_history,
 };
 use tessera_store::{
-    Assignment, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind, Store,
-    StoredRecord, lookup_identifiers,
+    Arrival, Assignment, NewChange, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind,
+    Store, StoredRecord, arrival_changes, lookup_identifiers, may_change_on_arrival,
 };
 
 use crate::{Settings, count};
@@ -111,16 +111,23 @@ pub(crate) struct Loaded {
     pub(crate) identifiers: Vec<Vec<(IdKind, String)>>,
     /// Each record's profile before this run.
     pub(crate) previous: Vec<Option<ProfileId>>,
+    /// The records no run has placed that may change the profile they land on (a dismissal, a
+    /// permit's end; an address, once profiles exist): the run's change events come from them.
+    pub(crate) arriving: Vec<StoredRecord>,
 }
 
 /// Reads every current record; facts (name skeletons above all) are extracted on every core, a
 /// chunk at a time, in order.
 pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
+    // Before the first run every profile is new, and a new profile's address is no change:
+    // keeping every record's attributes for nothing would double a first run's memory.
+    let profiles_exist = store.resolution_head()? > 0;
     let mut loaded = Loaded {
         facts: Vec::new(),
         ids: Vec::new(),
         identifiers: Vec::new(),
         previous: Vec::new(),
+        arriving: Vec::new(),
     };
     let mut chunk: Vec<StoredRecord> = Vec::with_capacity(FACTS_CHUNK);
     let mut flush = |chunk: &mut Vec<StoredRecord>| {
@@ -134,6 +141,10 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
             loaded
                 .identifiers
                 .push(lookup_identifiers(&record.attributes));
+            if record.profile.is_none() && may_change_on_arrival(&record.attributes, profiles_exist)
+            {
+                loaded.arriving.push(record.clone());
+            }
             loaded.previous.push(record.profile);
         }
     };
@@ -211,6 +222,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
         ids,
         identifiers,
         previous,
+        arriving,
     } = load(store)?;
     let history = History {
         previous,
@@ -246,6 +258,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
         })
         .collect();
     let queued = review.len() as u64;
+    let arrived = changes_of(store, &arriving, &assignments, &events)?;
     let outcome = ResolutionOutcome {
         kind: RunKind::Batch,
         finished_at: Utc::now(),
@@ -254,6 +267,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
         assignments,
         events,
         review: Some(review),
+        changes: arrived,
     };
     let stored = apply_unless_moved(store, head, &outcome)?;
     // Freeing millions of assignments takes a second or two; nothing waits for it.
@@ -339,7 +353,8 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
     let profiles = distinct_profiles(&ids);
     let records = ids.len() as u64;
     let assignments = changed_assignments(ordered, &previous, ids);
-    let events = changes.into_iter().map(profile_event).collect();
+    let events: Vec<ProfileEvent> = changes.into_iter().map(profile_event).collect();
+    let changes = changes_of(store, &loaded.arriving, &assignments, &events)?;
     let outcome = ResolutionOutcome {
         kind: RunKind::Incremental,
         finished_at: Utc::now(),
@@ -349,6 +364,7 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
         events,
         // The review queue belongs to the batch run; keep it as it is.
         review: None,
+        changes,
     };
     if apply_unless_moved(store, head, &outcome)?.is_none() {
         return Ok(None);
@@ -419,6 +435,42 @@ fn changed_assignments(
             },
         )
         .collect()
+}
+
+/// What the records arriving in a run change on the profiles they land on, judged today.
+fn changes_of(
+    store: &dyn Store,
+    arriving: &[StoredRecord],
+    assignments: &[Assignment],
+    events: &[ProfileEvent],
+) -> anyhow::Result<Vec<NewChange>> {
+    if arriving.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placed: HashMap<RecordId, &ProfileId> = assignments
+        .iter()
+        .map(|assignment| (assignment.record, &assignment.profile))
+        .collect();
+    let created: HashSet<&ProfileId> = events
+        .iter()
+        .filter_map(|event| match event {
+            ProfileEvent::Created { profile } => Some(profile),
+            _ => None,
+        })
+        .collect();
+    let arrivals: Vec<Arrival<'_>> = arriving
+        .iter()
+        .filter_map(|record| {
+            Some(Arrival {
+                record: record.id,
+                reference: &record.reference,
+                attributes: &record.attributes,
+                profile: placed.get(&record.id)?,
+            })
+        })
+        .collect();
+    arrival_changes(store, &arrivals, &created, Utc::now().date_naive())
+        .context("failed to read the profiles new records land on")
 }
 
 fn distinct_profiles(profiles: &[ProfileId]) -> u64 {

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_resolution_feed.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_change_events.sql"),
+    ),
 ];
 
 /// Whether an error is what a concurrent `CREATE ... IF NOT EXISTS` of the same object gives:

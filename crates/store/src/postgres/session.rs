@@ -13,16 +13,20 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
+use chrono::{DateTime, Utc};
+
+use super::staging::Table;
 use super::write::{self, Resolution};
 use super::{RECORD_COLUMNS, event_from_row, raw_record};
-use crate::columns::decode_record;
-use crate::{ResolutionChanges, ResolutionOutcome, ResolutionSession, StoreError};
+use crate::columns::{decode_record, timestamp};
+use crate::{NewChange, ResolutionChanges, ResolutionOutcome, ResolutionSession, StoreError};
 
 type Reply<T> = SyncSender<Result<T, StoreError>>;
 
 enum Request {
     ChangesSince(u64, Reply<ResolutionChanges>),
     Apply(Box<Resolution>, Reply<u64>),
+    AddChanges(Box<Table>, String, Reply<u64>),
     Commit(Reply<()>),
 }
 
@@ -65,6 +69,10 @@ pub(crate) fn begin(
                 Request::Apply(resolution, reply) => {
                     let _ = reply.send(write::apply_in(&transaction, &resolution).await);
                 }
+                Request::AddChanges(changes, at, reply) => {
+                    let written = write::insert_changes(&transaction, &changes, None, &at).await;
+                    let _ = reply.send(written);
+                }
                 Request::Commit(reply) => {
                     let _ = reply.send(transaction.commit().await.map_err(StoreError::from));
                     return;
@@ -97,6 +105,11 @@ impl ResolutionSession for PgSession {
     fn apply(&mut self, outcome: &ResolutionOutcome) -> Result<u64, StoreError> {
         let resolution = Box::new(Resolution::new(outcome));
         self.ask(|reply| Request::Apply(resolution, reply))
+    }
+
+    fn add_changes(&mut self, changes: &[NewChange], at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let table = Box::new(write::change_table(changes));
+        self.ask(|reply| Request::AddChanges(table, timestamp(at), reply))
     }
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {

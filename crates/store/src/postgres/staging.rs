@@ -21,6 +21,7 @@ pub(crate) const COPY_ROWS: usize = 1000;
 pub(crate) enum Column {
     Int4(Vec<i32>),
     Int8(Vec<i64>),
+    OptInt8(Vec<Option<i64>>),
     Float8(Vec<f64>),
     Text(Vec<String>),
     OptText(Vec<Option<String>>),
@@ -33,6 +34,7 @@ impl Column {
         match self {
             Column::Int4(v) => v.len(),
             Column::Int8(v) => v.len(),
+            Column::OptInt8(v) => v.len(),
             Column::Float8(v) => v.len(),
             Column::Text(v) => v.len(),
             Column::OptText(v) => v.len(),
@@ -44,7 +46,7 @@ impl Column {
     fn element_type(&self) -> Type {
         match self {
             Column::Int4(_) => Type::INT4,
-            Column::Int8(_) => Type::INT8,
+            Column::Int8(_) | Column::OptInt8(_) => Type::INT8,
             Column::Float8(_) => Type::FLOAT8,
             Column::Text(_) | Column::OptText(_) => Type::TEXT,
             Column::Bytea(_) | Column::OptBytea(_) => Type::BYTEA,
@@ -54,7 +56,7 @@ impl Column {
     fn sql_type(&self) -> &'static str {
         match self {
             Column::Int4(_) => "int4",
-            Column::Int8(_) => "int8",
+            Column::Int8(_) | Column::OptInt8(_) => "int8",
             Column::Float8(_) => "float8",
             Column::Text(_) | Column::OptText(_) => "text",
             Column::Bytea(_) | Column::OptBytea(_) => "bytea",
@@ -70,6 +72,7 @@ impl Column {
         match self {
             Column::Int4(v) => v,
             Column::Int8(v) => v,
+            Column::OptInt8(v) => v,
             Column::Float8(v) => v,
             Column::Text(v) => v,
             Column::OptText(v) => v,
@@ -83,6 +86,7 @@ impl Column {
         match self {
             Column::Int4(v) => &v[row],
             Column::Int8(v) => &v[row],
+            Column::OptInt8(v) => &v[row],
             Column::Float8(v) => &v[row],
             Column::Text(v) => &v[row],
             Column::OptText(v) => &v[row],

@@ -15,7 +15,9 @@ use deadpool_postgres::{Object, Pool};
 use super::staging::{Column, Table, stage};
 use super::{WRITE_ATTEMPTS, retryable};
 use crate::columns::timestamp;
-use crate::{PreparedRecord, ProfileEvent, ResolutionOutcome, RunKind, StoreError, WriteCounts};
+use crate::{
+    NewChange, PreparedRecord, ProfileEvent, ResolutionOutcome, RunKind, StoreError, WriteCounts,
+};
 
 /// A batch of records, ready to be sent: one row per record, with the record's round (how often
 /// its key appeared earlier in the batch; a key seen twice is handled as two writes in order).
@@ -267,6 +269,84 @@ pub(crate) struct Resolution {
     events: Vec<EventStep>,
     /// `None`: the queue stays as it is.
     review: Option<Table>,
+    /// The outbox rows: the profile events', then the arrivals'.
+    changes: Table,
+}
+
+/// Change events as one batch (see [`insert_changes`]).
+pub(crate) fn change_table(changes: &[NewChange]) -> Table {
+    Table {
+        name: "staged_change".into(),
+        columns: vec![
+            (
+                "event_key",
+                Column::Text(changes.iter().map(|c| c.key.clone()).collect()),
+            ),
+            (
+                "kind",
+                Column::Text(changes.iter().map(|c| c.kind.name().to_string()).collect()),
+            ),
+            (
+                "profile_id",
+                Column::Text(
+                    changes
+                        .iter()
+                        .map(|c| c.profile.as_str().to_string())
+                        .collect(),
+                ),
+            ),
+            (
+                "other_profile_id",
+                Column::OptText(
+                    changes
+                        .iter()
+                        .map(|c| c.other.as_ref().map(|p| p.as_str().to_string()))
+                        .collect(),
+                ),
+            ),
+            (
+                "record_id",
+                Column::OptInt8(changes.iter().map(|c| c.record.map(|r| r.0)).collect()),
+            ),
+        ],
+    }
+}
+
+/// Writes change events to the outbox after its last seq, skipping keys already there;
+/// returns how many it wrote. The transaction holds the resolution turn, so seq order is
+/// commit order.
+pub(crate) async fn insert_changes(
+    transaction: &Transaction<'_>,
+    changes: &Table,
+    run: Option<i64>,
+    at: &str,
+) -> Result<u64, StoreError> {
+    if changes.rows() == 0 {
+        return Ok(0);
+    }
+    let staged = stage(transaction, changes).await?;
+    let written = transaction
+        .execute(
+            &format!(
+                "INSERT INTO change_event
+                 (seq, event_key, kind, profile_id, other_profile_id, record_id, run, occurred_at)
+                 SELECT (SELECT coalesce(max(seq), 0) FROM change_event)
+                        + row_number() OVER (ORDER BY ord),
+                        event_key, kind, profile_id, other_profile_id, record_id, {}::BIGINT,
+                        {}::TEXT
+                 FROM {}
+                 WHERE NOT EXISTS
+                     (SELECT 1 FROM change_event e WHERE e.event_key = staged_change.event_key)
+                 ORDER BY ord
+                 ON CONFLICT (event_key) DO NOTHING",
+                staged.placeholder(0),
+                staged.placeholder(1),
+                staged.relation()
+            ),
+            &staged.params(&[&run, &at]),
+        )
+        .await?;
+    Ok(written)
 }
 
 impl Resolution {
@@ -382,6 +462,7 @@ impl Resolution {
             identifiers,
             events,
             review,
+            changes: change_table(&crate::events::outcome_changes(outcome)),
         }
     }
 }
@@ -532,6 +613,13 @@ pub(crate) async fn apply_in(
             }
         }
     }
+    insert_changes(
+        transaction,
+        &resolution.changes,
+        Some(run),
+        &resolution.finished_at,
+    )
+    .await?;
     let Some(review) = &resolution.review else {
         return Ok(run as u64);
     };

@@ -1,0 +1,330 @@
+//! Change events: the outbox of changes to profiles, and the subscriptions that receive them.
+//!
+//! A change is written in the transaction that makes it: a resolution run's profile events
+//! (created, merged, split) and the record arrivals its caller found eventful
+//! ([`ResolutionOutcome::changes`], from [`arrival_changes`]) are stored by
+//! [`crate::ResolutionSession::apply`]; changes that come with time (a permit entering its last
+//! 30 days, [`announce_expiring_permits`]) by [`crate::ResolutionSession::add_changes`]. Both
+//! run while the session holds the one resolution turn, so the outbox's `seq` order is commit
+//! order. Each change has an idempotency key; the same key is stored once.
+//!
+//! Delivery is not here (see the binary's `events` module): [`EventStore`] gives a dispatcher
+//! the outbox after a cursor, the subscriptions, a lease per subscription (one dispatcher at a
+//! time, across processes) and the cursor to advance once a delivery is acknowledged.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tessera_model::{Attribute, ChangeKind, ProfileId, RecordRef, expires_soon};
+
+use crate::{ProfileEvent, RecordId, ResolutionOutcome, Store, StoreError};
+
+/// A change about to be written to the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewChange {
+    pub kind: ChangeKind,
+    pub profile: ProfileId,
+    /// The other profile of a merge (the one merged in) or a split (the one split off).
+    pub other: Option<ProfileId>,
+    /// The record version that brought the change.
+    pub record: Option<RecordId>,
+    /// The idempotency key: the same change announced twice has the same key.
+    pub key: String,
+}
+
+impl NewChange {
+    /// A change brought by a record: keyed by the record version, which brings it once
+    /// whatever profile it is on.
+    pub fn of_record(kind: ChangeKind, profile: ProfileId, record: RecordId) -> NewChange {
+        NewChange {
+            key: format!("{}:{}", kind.name(), record.0),
+            kind,
+            profile,
+            other: None,
+            record: Some(record),
+        }
+    }
+
+    /// The outbox rows of a resolution run's profile event. An id is created once and merged
+    /// once; a split gives out a new id: so each event's ids make its key.
+    pub fn of_profile_event(event: &ProfileEvent) -> NewChange {
+        let (kind, profile, other) = match event {
+            ProfileEvent::Created { profile } => (ChangeKind::ProfileCreated, profile, None),
+            ProfileEvent::Merged { from, into } => (ChangeKind::ProfileMerged, into, Some(from)),
+            ProfileEvent::Split { from, new } => (ChangeKind::ProfileSplit, from, Some(new)),
+        };
+        let key = match other {
+            Some(other) => format!("{}:{profile}:{other}", kind.name()),
+            None => format!("{}:{profile}", kind.name()),
+        };
+        NewChange {
+            kind,
+            profile: profile.clone(),
+            other: other.cloned(),
+            record: None,
+            key,
+        }
+    }
+}
+
+/// Every outbox row a resolution outcome writes: its profile events, then its arrivals.
+pub(crate) fn outcome_changes(outcome: &ResolutionOutcome) -> Vec<NewChange> {
+    outcome
+        .events
+        .iter()
+        .map(NewChange::of_profile_event)
+        .chain(outcome.changes.iter().cloned())
+        .collect()
+}
+
+/// A change as the outbox holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeEvent {
+    /// Its place in the outbox: delivered in this order.
+    pub seq: u64,
+    pub key: String,
+    pub kind: ChangeKind,
+    pub profile: ProfileId,
+    pub other: Option<ProfileId>,
+    pub record: Option<RecordId>,
+    /// The resolution run that made the change, if one did.
+    pub run: Option<u64>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Where a subscription's events go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionTarget {
+    /// An HTTP(S) URL, POSTed each event signed with HMAC-SHA256 under the subscription's secret.
+    Webhook { url: String },
+    /// A JetStream subject.
+    JetStream { subject: String },
+}
+
+impl SubscriptionTarget {
+    fn columns(&self) -> (&'static str, &str) {
+        match self {
+            SubscriptionTarget::Webhook { url } => ("webhook", url),
+            SubscriptionTarget::JetStream { subject } => ("jetstream", subject),
+        }
+    }
+
+    fn from_columns(target: &str, address: String) -> Result<SubscriptionTarget, String> {
+        match target {
+            "webhook" => Ok(SubscriptionTarget::Webhook { url: address }),
+            "jetstream" => Ok(SubscriptionTarget::JetStream { subject: address }),
+            other => Err(format!("unknown subscription target {other:?}")),
+        }
+    }
+}
+
+/// A subscription to be added.
+#[derive(Clone, Debug)]
+pub struct NewSubscription {
+    pub name: String,
+    /// The client whose role the subscription reads under.
+    pub client_id: String,
+    pub purpose: String,
+    /// The kinds of change wanted; empty means every kind the purpose may see.
+    pub kinds: Vec<ChangeKind>,
+    pub target: SubscriptionTarget,
+    /// The webhook's signing secret, sealed by the caller (the store never sees it open).
+    pub sealed_secret: Option<Vec<u8>>,
+    /// Deliver only events after this seq (usually the outbox head when subscribing).
+    pub cursor: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A subscription as stored.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub id: i64,
+    pub name: String,
+    pub client_id: String,
+    pub purpose: String,
+    pub kinds: Vec<ChangeKind>,
+    pub target: SubscriptionTarget,
+    pub sealed_secret: Option<Vec<u8>>,
+    /// The last seq delivered and acknowledged.
+    pub cursor: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) fn kinds_column(kinds: &[ChangeKind]) -> String {
+    kinds
+        .iter()
+        .map(|kind| kind.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A subscription from its stored columns.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn subscription_from_columns(
+    id: i64,
+    name: String,
+    client_id: String,
+    purpose: String,
+    kinds: &str,
+    target: &str,
+    address: String,
+    sealed_secret: Option<Vec<u8>>,
+    cursor: i64,
+    created_at: &str,
+) -> Result<Subscription, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { id, reason };
+    let kinds = kinds
+        .split(',')
+        .filter(|k| !k.is_empty())
+        .map(|k| ChangeKind::from_name(k).ok_or_else(|| corrupt(format!("unknown kind {k:?}"))))
+        .collect::<Result<_, _>>()?;
+    Ok(Subscription {
+        id,
+        name,
+        client_id,
+        purpose,
+        kinds,
+        target: SubscriptionTarget::from_columns(target, address).map_err(corrupt)?,
+        sealed_secret,
+        cursor: cursor as u64,
+        created_at: crate::columns::parse_time(created_at)?,
+    })
+}
+
+pub(crate) fn target_columns(target: &SubscriptionTarget) -> (&'static str, &str) {
+    target.columns()
+}
+
+/// The outbox and the subscriptions, for the dispatchers that deliver events.
+pub trait EventStore: Send + Sync {
+    /// The newest seq in the outbox (0 when empty).
+    fn change_head(&self) -> Result<u64, StoreError>;
+
+    /// Up to `limit` events after `seq`, in order.
+    fn changes_after(&self, seq: u64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError>;
+
+    /// Adds a subscription; `Ok(None)` when one of that name exists.
+    fn add_subscription(&self, new: &NewSubscription) -> Result<Option<i64>, StoreError>;
+
+    /// The subscriptions in force, oldest first.
+    fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
+
+    /// Ends a subscription; false when there is none in force of that name.
+    fn remove_subscription(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Takes (or renews) the lease on a subscription for `holder` until `until_ms` (Unix
+    /// milliseconds); false when another holder's lease runs past `now_ms`.
+    fn lease_subscription(
+        &self,
+        id: i64,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Moves a subscription's cursor forward to `seq`, if `holder` still holds its lease; false
+    /// when it does not (another dispatcher took over, and delivers from the stored cursor).
+    fn advance_subscription(&self, id: i64, holder: &str, seq: u64) -> Result<bool, StoreError>;
+}
+
+/// A record placed on a profile by a run, which no run had placed before (a new record, or a
+/// new version of one): what may change its profile.
+pub struct Arrival<'a> {
+    pub record: RecordId,
+    pub reference: &'a RecordRef,
+    pub attributes: &'a [Attribute],
+    pub profile: &'a ProfileId,
+}
+
+/// The changes `arrivals` bring, judged on `today` against what each profile held before the
+/// run (read from `store`, whose resolution turn the caller holds or is about to take:
+/// memberships cannot move meanwhile): its records' current versions, and for a new version
+/// the version it replaces. A profile the run `created` held nothing, and a first address is
+/// no change of address.
+pub fn arrival_changes(
+    store: &dyn Store,
+    arrivals: &[Arrival<'_>],
+    created: &HashSet<&ProfileId>,
+    today: NaiveDate,
+) -> Result<Vec<NewChange>, StoreError> {
+    let mut held: HashMap<&ProfileId, Vec<Attribute>> = HashMap::new();
+    let mut changes = Vec::new();
+    for arrival in arrivals {
+        let new_profile = created.contains(arrival.profile);
+        if !new_profile && !held.contains_key(arrival.profile) {
+            let attributes = store
+                .profile_records(arrival.profile)?
+                .into_iter()
+                .flat_map(|record| record.attributes)
+                .collect();
+            held.insert(arrival.profile, attributes);
+        }
+        let mut before: Vec<&Attribute> = held
+            .get(arrival.profile)
+            .map(|attributes| attributes.iter().collect())
+            .unwrap_or_default();
+        let replaced = if arrival.reference.version > 1 {
+            store
+                .record_versions(&arrival.reference.source, arrival.reference.key.as_str())?
+                .into_iter()
+                .filter(|version| version.reference.version < arrival.reference.version)
+                .max_by_key(|version| version.reference.version)
+        } else {
+            None
+        };
+        before.extend(replaced.iter().flat_map(|version| &version.attributes));
+        for kind in tessera_model::arrival_changes(&before, arrival.attributes, today) {
+            if new_profile && kind == ChangeKind::AddressChanged {
+                continue;
+            }
+            changes.push(NewChange::of_record(
+                kind,
+                arrival.profile.clone(),
+                arrival.record,
+            ));
+        }
+    }
+    Ok(changes)
+}
+
+/// Whether a record's attributes could bring a change on arrival (see
+/// [`tessera_model::arrival_changes`]): lets a caller keep only those records' attributes.
+/// `with_addresses` counts an address (not worth keeping when every profile is new).
+pub fn may_change_on_arrival(attributes: &[Attribute], with_addresses: bool) -> bool {
+    attributes.iter().any(|attribute| match attribute {
+        Attribute::Address(_) => with_addresses,
+        Attribute::Employment(employment) => employment.to.is_some(),
+        Attribute::Permit(permit) => permit.valid_until.is_some(),
+        _ => false,
+    })
+}
+
+/// Writes a `permit_expiring` change for every permit on a profile that runs out from `today`
+/// to 30 days ahead and was not announced yet; returns how many it wrote. Reads every current
+/// record, then takes the resolution turn only to write.
+pub fn announce_expiring_permits(store: &dyn Store, today: NaiveDate) -> Result<u64, StoreError> {
+    let mut changes = Vec::new();
+    store.scan_current(&mut |record| {
+        let Some(profile) = &record.profile else {
+            return;
+        };
+        let expiring = record.attributes.iter().any(|attribute| {
+            matches!(attribute, Attribute::Permit(permit)
+                if permit.valid_until.is_some_and(|end| expires_soon(end, today)))
+        });
+        if expiring {
+            changes.push(NewChange::of_record(
+                ChangeKind::PermitExpiring,
+                profile.clone(),
+                record.id,
+            ));
+        }
+    })?;
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let mut session = store.begin_resolution()?;
+    let written = session.add_changes(&changes, Utc::now())?;
+    session.commit()?;
+    Ok(written)
+}
