@@ -33,10 +33,12 @@ pub enum Action {
     Review,
     Explain,
     Export,
+    /// A change event sent to a subscriber.
+    Deliver,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Read,
         Action::Lookup,
         Action::Search,
@@ -50,6 +52,7 @@ impl Action {
         Action::Review,
         Action::Explain,
         Action::Export,
+        Action::Deliver,
     ];
 
     /// The stable name, as in the entry JSON.
@@ -68,6 +71,7 @@ impl Action {
             Action::Review => "review",
             Action::Explain => "explain",
             Action::Export => "export",
+            Action::Deliver => "deliver",
         }
     }
 

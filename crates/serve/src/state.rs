@@ -211,7 +211,7 @@ impl AppState {
     }
 
     /// The keyring in force (reloaded when its file changed).
-    pub(crate) fn keyring(&self) -> Arc<Keyring> {
+    pub fn keyring(&self) -> Arc<Keyring> {
         self.keys.get()
     }
 

@@ -9,6 +9,7 @@ mod clients;
 mod database;
 mod demo;
 mod evaluation;
+mod events;
 mod explain;
 mod import;
 mod keys;
@@ -199,6 +200,16 @@ enum Command {
         /// Requests per second one client may make (twice as many in a burst).
         #[arg(long, default_value_t = 1000)]
         rate_limit: u32,
+        /// NATS server, for change events to JetStream subscriptions.
+        #[arg(long, env = "TESSERA_NATS_URL")]
+        nats: Option<String>,
+        /// Hours between checks for permits about to run out (the first runs at start).
+        #[arg(long, default_value_t = 24.0)]
+        permit_scan_hours: f64,
+        /// Seconds a node holds a subscription's delivery before another node may take it
+        /// over (after the holder stopped renewing it, e.g. because it died).
+        #[arg(long, default_value_t = 30)]
+        event_lease_seconds: u64,
     },
     /// API clients: add (prints a token once), list, revoke.
     #[command(subcommand)]
@@ -209,6 +220,9 @@ enum Command {
     /// The keyring sealing special-category values: status, rotate.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Change events: subscribe a client (webhook or JetStream), deliver, tail the outbox.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Print the default access policy (a start for your own --policy file).
     Policy,
 }
@@ -245,6 +259,69 @@ enum AuditCommand {
         /// entries cut from the end, invisible to the chain alone.
         #[arg(long, value_name = "SEQ:HASH")]
         anchor: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Subscribe a client to change events under a purpose: it receives only the events and
+    /// values the purpose may see, and each delivery is in the access log.
+    Subscribe {
+        /// A name for the subscription (letters, digits, - and _).
+        #[arg(long)]
+        name: String,
+        /// The client id (see `tessera clients list`) whose role the events are read under.
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        purpose: String,
+        /// Kinds of change wanted, comma-separated (profile_created, profile_merged,
+        /// profile_split, address_changed, dismissed, permit_expiring); default: every kind.
+        #[arg(long)]
+        kinds: Vec<String>,
+        /// POST each event to this URL, signed (Tessera-Signature: HMAC-SHA256).
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Publish each event to this JetStream subject (under tessera.events.).
+        #[arg(long)]
+        jetstream: Option<String>,
+        /// Deliver the outbox's earlier events too, not only those after now.
+        #[arg(long)]
+        from_start: bool,
+    },
+    /// The subscriptions in force and how far each has got.
+    Subscriptions,
+    /// End a subscription.
+    Unsubscribe { name: String },
+    /// Deliver waiting events to every subscription (`tessera serve` does this in the
+    /// background).
+    Deliver {
+        /// Keep delivering until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// NATS server for JetStream subscriptions.
+        #[arg(long, env = "TESSERA_NATS_URL")]
+        nats: Option<String>,
+    },
+    /// Show the outbox's events as a purpose may see them (each one logged as a read).
+    Tail {
+        #[command(flatten)]
+        purpose: PurposeArg,
+        /// Start after this event number (default: the last --limit events).
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Keep showing new events until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Announce every permit that runs out within 30 days and was not announced yet
+    /// (`tessera serve` does this daily).
+    ScanPermits {
+        /// The day to judge on, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        today: Option<String>,
     },
 }
 
@@ -325,6 +402,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             oidc_audience,
             oidc_key,
             rate_limit,
+            nats,
+            permit_scan_hours,
+            event_lease_seconds,
         } => serve::run(
             &context,
             serve::ServeOptions {
@@ -334,6 +414,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 oidc_audience,
                 oidc_key,
                 rate_limit,
+                nats,
+                permit_scan_hours,
+                event_lease_seconds,
             },
         ),
         Command::Clients(ClientsCommand::Add {
@@ -353,6 +436,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clients(ClientsCommand::List) => clients::list(&context),
         Command::Clients(ClientsCommand::Revoke { id }) => clients::revoke(&context, &id),
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&context, &anchor),
+        Command::Events(EventsCommand::Subscribe {
+            name,
+            client,
+            purpose,
+            kinds,
+            webhook,
+            jetstream,
+            from_start,
+        }) => events::subscribe(
+            &context,
+            events::NewSubscriptionOptions {
+                name,
+                client,
+                purpose,
+                kinds,
+                webhook,
+                jetstream,
+                from_start,
+            },
+        ),
+        Command::Events(EventsCommand::Subscriptions) => events::list(&context),
+        Command::Events(EventsCommand::Unsubscribe { name }) => {
+            events::unsubscribe(&context, &name)
+        }
+        Command::Events(EventsCommand::Deliver { follow, nats }) => {
+            events::deliver(&context, follow, nats.as_deref())
+        }
+        Command::Events(EventsCommand::Tail {
+            purpose,
+            from,
+            limit,
+            follow,
+        }) => events::tail(&context, purpose.purpose.as_deref(), from, limit, follow),
+        Command::Events(EventsCommand::ScanPermits { today }) => {
+            events::scan_permits(&context, today.as_deref())
+        }
         Command::Keys(KeysCommand::Status) => keys::status(&context),
         Command::Keys(KeysCommand::Rotate { keep_old }) => keys::rotate(&context, keep_old),
         Command::Policy => {

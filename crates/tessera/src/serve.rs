@@ -6,8 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
+use tessera_events::DispatchConfig;
 use tessera_ingest::Mapping;
 use tessera_serve::{AppState, JwtConfig, KeySource, ServeConfig};
 
@@ -20,6 +23,9 @@ pub(crate) struct ServeOptions {
     pub(crate) oidc_audience: Option<String>,
     pub(crate) oidc_key: Option<PathBuf>,
     pub(crate) rate_limit: u32,
+    pub(crate) nats: Option<String>,
+    pub(crate) permit_scan_hours: f64,
+    pub(crate) event_lease_seconds: u64,
 }
 
 /// Every `*.toml` mapping in a directory (none if it does not exist).
@@ -78,9 +84,15 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
             ));
         }
     };
+    if !(options.permit_scan_hours.is_finite() && options.permit_scan_hours > 0.0) {
+        return Err(input_error(format!(
+            "--permit-scan-hours {}: give a positive number",
+            options.permit_scan_hours
+        )));
+    }
     let store: Arc<dyn tessera_store::Database> = Arc::from(context.open_store()?);
     let state = AppState::new(
-        store,
+        store.clone(),
         policy,
         keys,
         mappings,
@@ -91,11 +103,25 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
             ..ServeConfig::default()
         },
     );
+    let stop = Arc::new(AtomicBool::new(false));
+    let keyring_state = state.clone();
+    let background = crate::events::start_in_background(
+        context,
+        store,
+        Arc::new(move || keyring_state.keyring()),
+        options.nats,
+        DispatchConfig {
+            lease: Duration::from_secs(options.event_lease_seconds.max(1)),
+            ..DispatchConfig::default()
+        },
+        Duration::from_secs_f64(options.permit_scan_hours * 3600.0),
+        stop.clone(),
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&options.listen)
             .await
             .map_err(|e| input_error(format!("cannot listen on {}: {e}", options.listen)))?;
@@ -104,7 +130,13 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         tessera_serve::serve(listener, state, shutdown_signal())
             .await
             .context("the server failed")
-    })
+    });
+    // The dispatcher finishes the delivery in hand (its cursor says where the next one starts).
+    stop.store(true, Ordering::Relaxed);
+    for thread in background {
+        let _ = thread.join();
+    }
+    served
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,302 @@
+//! The dispatcher: one round delivers, for every subscription whose lease it can take, the
+//! events after the subscription's cursor, in order, stopping at the first that fails.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tessera_policy::{AccessEntry, Action, Operation, Policy, Role, chain_hash};
+use tessera_seal::{Keyring, Sealed};
+use tessera_store::{ClientRow, Database, NewAccess, Subscription, SubscriptionTarget};
+
+use crate::jetstream::JetStreamSink;
+use crate::message::{EventMessage, Selection, select};
+use crate::{DeliveryError, signature};
+
+/// How a dispatcher paces itself.
+#[derive(Clone, Debug)]
+pub struct DispatchConfig {
+    /// How long a subscription's lease lasts; renewed while delivering. Another process takes
+    /// the subscription over when its holder has not renewed it for this long.
+    pub lease: Duration,
+    /// Events read from the outbox at a time, per subscription.
+    pub batch: usize,
+    /// How long a webhook may take to answer.
+    pub webhook_timeout: Duration,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> DispatchConfig {
+        DispatchConfig {
+            lease: Duration::from_secs(30),
+            batch: 200,
+            webhook_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Clone, Debug, Default)]
+pub struct RoundReport {
+    pub delivered: u64,
+    /// Events a subscription does not receive (another kind, or not for its purpose).
+    pub skipped: u64,
+    /// `subscription: reason` for each subscription whose delivery stopped at a failure.
+    pub failures: Vec<String>,
+}
+
+/// The associated data a webhook secret is sealed under: binds it to its subscription.
+pub fn secret_aad(subscription: &str) -> Vec<u8> {
+    let mut aad = b"tessera-subscription-secret\0".to_vec();
+    aad.extend_from_slice(subscription.as_bytes());
+    aad
+}
+
+/// Delivers change events (see the crate's documentation).
+pub struct Dispatcher {
+    store: Arc<dyn Database>,
+    policy: Arc<Policy>,
+    keyring: Arc<dyn Fn() -> Arc<Keyring> + Send + Sync>,
+    /// This process's name in leases: unique per running dispatcher.
+    holder: String,
+    http: reqwest::Client,
+    jetstream: Option<JetStreamSink>,
+    config: DispatchConfig,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Database>,
+        policy: Arc<Policy>,
+        keyring: Arc<dyn Fn() -> Arc<Keyring> + Send + Sync>,
+        holder: String,
+        jetstream: Option<JetStreamSink>,
+        config: DispatchConfig,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            policy,
+            keyring,
+            holder,
+            http: reqwest::Client::new(),
+            jetstream,
+            config,
+        }
+    }
+
+    /// Delivers what waits for every subscription, once.
+    pub async fn round(&self) -> RoundReport {
+        let mut report = RoundReport::default();
+        let (subscriptions, clients) = match (self.store.subscriptions(), self.store.clients()) {
+            (Ok(subscriptions), Ok(clients)) => (subscriptions, clients),
+            (Err(error), _) | (_, Err(error)) => {
+                report
+                    .failures
+                    .push(format!("reading subscriptions: {error}"));
+                return report;
+            }
+        };
+        let clients: HashMap<&str, &ClientRow> =
+            clients.iter().map(|c| (c.id.as_str(), c)).collect();
+        for subscription in &subscriptions {
+            let client = clients.get(subscription.client_id.as_str()).copied();
+            if let Err(error) = self.deliver(subscription, client, &mut report).await {
+                report
+                    .failures
+                    .push(format!("{}: {error}", subscription.name));
+            }
+        }
+        report
+    }
+
+    /// Runs rounds until `stop` says so, pausing `poll` after a round that found nothing, and
+    /// longer (up to a minute, doubling) while deliveries keep failing.
+    pub async fn run(&self, poll: Duration, stop: impl Fn() -> bool) {
+        let mut backoff = poll;
+        while !stop() {
+            let report = self.round().await;
+            for failure in &report.failures {
+                tracing::warn!(failure = %failure, "change event delivery stopped; will retry");
+            }
+            let pause = if !report.failures.is_empty() {
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                backoff
+            } else {
+                backoff = poll;
+                if report.delivered == 0 && report.skipped == 0 {
+                    poll
+                } else {
+                    Duration::ZERO
+                }
+            };
+            let until = std::time::Instant::now() + pause;
+            while std::time::Instant::now() < until && !stop() {
+                tokio::time::sleep(poll.min(until - std::time::Instant::now())).await;
+            }
+        }
+    }
+
+    fn take_lease(&self, subscription: &Subscription) -> Result<bool, DeliveryError> {
+        let now = Utc::now().timestamp_millis();
+        let until = now + self.config.lease.as_millis() as i64;
+        Ok(self
+            .store
+            .lease_subscription(subscription.id, &self.holder, now, until)?)
+    }
+
+    async fn deliver(
+        &self,
+        subscription: &Subscription,
+        client: Option<&ClientRow>,
+        report: &mut RoundReport,
+    ) -> Result<(), DeliveryError> {
+        // A revoked (or removed) client's subscription receives nothing.
+        let Some(client) = client.filter(|c| c.revoked_at.is_none()) else {
+            return Ok(());
+        };
+        let role = Role::from_name(&client.role)
+            .ok_or_else(|| DeliveryError::Refused(format!("unknown role {:?}", client.role)))?;
+        let grant = self
+            .policy
+            .authorize(role, Some(&subscription.purpose), Operation::Read)
+            .map_err(|refusal| DeliveryError::Refused(refusal.to_string()))?;
+        if !self.take_lease(subscription)? {
+            return Ok(());
+        }
+        let mut leased = Instant::now();
+        let events = self
+            .store
+            .changes_after(subscription.cursor, self.config.batch)?;
+        for event in events {
+            if leased.elapsed() > self.config.lease / 3 {
+                if !self.take_lease(subscription)? {
+                    return Ok(());
+                }
+                leased = Instant::now();
+            }
+            let record = match event.record {
+                Some(id) => self.store.record(id)?,
+                None => None,
+            };
+            let chosen = match select(&event, subscription, &grant, record.as_ref()) {
+                Selection::Deliver { message, kinds }
+                    if !grant.consent_required
+                        || self
+                            .store
+                            .has_consent(&event.profile, grant.purpose.as_str())? =>
+                {
+                    Some((message, kinds))
+                }
+                _ => None,
+            };
+            match chosen {
+                Some((message, kinds)) => {
+                    self.log(subscription, client, role, &message, kinds)?;
+                    self.send(subscription, &message).await?;
+                    report.delivered += 1;
+                }
+                None => report.skipped += 1,
+            }
+            if !self
+                .store
+                .advance_subscription(subscription.id, &self.holder, event.seq)?
+            {
+                // Another process took the subscription over; it goes on from the cursor.
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The delivery's access-log entry, appended before anything leaves.
+    fn log(
+        &self,
+        subscription: &Subscription,
+        client: &ClientRow,
+        role: Role,
+        message: &EventMessage,
+        kinds: Vec<String>,
+    ) -> Result<(), DeliveryError> {
+        let entry = AccessEntry {
+            at: Utc::now(),
+            client: client.id.clone(),
+            client_name: client.name.clone(),
+            role,
+            purpose: Some(subscription.purpose.clone()),
+            action: Action::Deliver,
+            profile: Some(message.profile.clone()),
+            kinds,
+            request_id: format!("event:{}:{}", subscription.name, message.seq),
+            detail: Some(format!(
+                "subscription={} event={}",
+                subscription.name, message.kind
+            )),
+        };
+        self.store.append_access(
+            &[NewAccess {
+                entry: entry.to_json(),
+                profile: Some(tessera_model::ProfileId::new(message.profile.clone())),
+            }],
+            chain_hash,
+        )?;
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        subscription: &Subscription,
+        message: &EventMessage,
+    ) -> Result<(), DeliveryError> {
+        // Invariant: a message is strings, numbers and model attributes, all serialisable.
+        let body = serde_json::to_vec(message).expect("an event message serialises to json");
+        match &subscription.target {
+            SubscriptionTarget::Webhook { url } => {
+                let secret = self.secret(subscription)?;
+                let signed = signature::sign(&secret, Utc::now().timestamp(), &body);
+                let response = self
+                    .http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header(signature::HEADER, signed)
+                    .header("Tessera-Event-Id", &message.id)
+                    .timeout(self.config.webhook_timeout)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| DeliveryError::WebhookUnreachable {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    })?;
+                if !response.status().is_success() {
+                    return Err(DeliveryError::WebhookStatus {
+                        url: url.clone(),
+                        status: response.status().as_u16(),
+                    });
+                }
+                Ok(())
+            }
+            SubscriptionTarget::JetStream { subject } => {
+                let sink = self
+                    .jetstream
+                    .as_ref()
+                    .ok_or_else(|| DeliveryError::NoJetStream(subject.clone()))?;
+                let id = format!("{}:{}", subscription.name, message.id);
+                sink.publish(subject, &id, body).await
+            }
+        }
+    }
+
+    fn secret(&self, subscription: &Subscription) -> Result<Vec<u8>, DeliveryError> {
+        let sealed = subscription
+            .sealed_secret
+            .as_deref()
+            .ok_or_else(|| DeliveryError::Secret("the subscription has none".into()))?;
+        let sealed =
+            Sealed::from_bytes(sealed).map_err(|e| DeliveryError::Secret(e.to_string()))?;
+        let opened = (self.keyring)()
+            .open(&sealed, &secret_aad(&subscription.name))
+            .map_err(|e| DeliveryError::Secret(e.to_string()))?;
+        Ok(opened.to_vec())
+    }
+}
