@@ -8,6 +8,7 @@ mod audit;
 mod clients;
 mod database;
 mod demo;
+mod enqueue;
 mod evaluation;
 mod explain;
 mod import;
@@ -18,6 +19,7 @@ mod profile_view;
 mod resolution;
 mod review;
 mod serve;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +82,16 @@ struct Cli {
     #[arg(long, global = true, env = "TESSERA_DATABASE_URL")]
     database: Option<String>,
 
+    /// The NATS server of the ingest queue (used by `import --queue`, `serve --queue` and
+    /// `worker`).
+    #[arg(long, global = true, env = "TESSERA_NATS_URL", default_value = tessera_jetstream::DEFAULT_NATS_URL)]
+    nats: String,
+
+    /// The prefix of the queue's stream, subjects and consumer names on NATS (several
+    /// registries may share one server under different prefixes).
+    #[arg(long, global = true, env = "TESSERA_QUEUE_PREFIX", default_value = tessera_jetstream::DEFAULT_PREFIX)]
+    queue_prefix: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -106,8 +118,16 @@ enum Command {
         files: Vec<PathBuf>,
         /// Then resolve the new records one at a time against the existing profiles (as
         /// `tessera resolve --incremental`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "queue")]
         resolve: bool,
+        /// Instead of storing, publish the validated records to the ingest queue (NATS
+        /// JetStream, --nats) for `tessera worker` processes to store and resolve; returns once
+        /// the stream holds every batch. Quarantine files are written here as usual.
+        #[arg(long)]
+        queue: bool,
+        /// With --queue: records per batch (one queue message each; also capped in bytes).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_records: u32,
     },
     /// Build profiles from every imported record (probabilistic, transliteration-aware).
     Resolve {
@@ -199,6 +219,25 @@ enum Command {
         /// Requests per second one client may make (twice as many in a burst).
         #[arg(long, default_value_t = 1000)]
         rate_limit: u32,
+        /// Send online ingest batches through the ingest queue (--nats) to `tessera worker`
+        /// processes, answering with the worker's result.
+        #[arg(long)]
+        queue: bool,
+        /// With --queue: seconds to wait for a worker's answer before answering 503
+        /// `batch_queued` (the batch is still processed).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=25))]
+        queue_wait: u64,
+    },
+    /// Store and resolve batches from the ingest queue (--nats) until Ctrl-C or SIGTERM, which
+    /// stop it after the batch in hand. Run as many as the load needs, on any hosts.
+    Worker {
+        /// Seconds a batch may go unacknowledged before another worker gets it (the worker
+        /// extends it while it works). Fixed by the first worker that creates the consumer.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        ack_wait: u64,
+        /// The most batches delivered and unacknowledged across all workers (set by the first).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        max_ack_pending: i64,
     },
     /// API clients: add (prints a token once), list, revoke.
     #[command(subcommand)]
@@ -266,6 +305,8 @@ pub(crate) struct Settings {
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) policy: tessera_policy::Policy,
     pub(crate) database: Option<String>,
+    pub(crate) nats: String,
+    pub(crate) queue_prefix: String,
 }
 
 impl Settings {
@@ -281,13 +322,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         key_file: cli.key_file.clone(),
         policy: policy::load(cli.policy.as_deref())?,
         database: cli.database.clone(),
+        nats: cli.nats.clone(),
+        queue_prefix: cli.queue_prefix.clone(),
     };
     match cli.command {
         Command::Import {
             mapping,
             files,
             resolve,
+            queue,
+            batch_records,
         } => {
+            if queue {
+                return enqueue::run(&context, &mapping, &files, batch_records as usize);
+            }
             import::run(&context, &mapping, &files)?;
             if resolve {
                 resolution::run_incremental(&context)?;
@@ -325,6 +373,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             oidc_audience,
             oidc_key,
             rate_limit,
+            queue,
+            queue_wait,
         } => serve::run(
             &context,
             serve::ServeOptions {
@@ -334,6 +384,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 oidc_audience,
                 oidc_key,
                 rate_limit,
+                queue,
+                queue_wait: std::time::Duration::from_secs(queue_wait),
+            },
+        ),
+        Command::Worker {
+            ack_wait,
+            max_ack_pending,
+        } => worker::run(
+            &context,
+            tessera_jetstream::WorkerConfig {
+                ack_wait: std::time::Duration::from_secs(ack_wait),
+                max_ack_pending,
             },
         ),
         Command::Clients(ClientsCommand::Add {

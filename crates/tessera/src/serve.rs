@@ -20,6 +20,8 @@ pub(crate) struct ServeOptions {
     pub(crate) oidc_audience: Option<String>,
     pub(crate) oidc_key: Option<PathBuf>,
     pub(crate) rate_limit: u32,
+    pub(crate) queue: bool,
+    pub(crate) queue_wait: std::time::Duration,
 }
 
 /// Every `*.toml` mapping in a directory (none if it does not exist).
@@ -46,7 +48,9 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 // The PostgreSQL driver logs the server's notices ("relation already exists,
                 // skipping") at info: noise in an operator's log.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")),
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn,async_nats=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -79,6 +83,24 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         }
     };
     let store: Arc<dyn tessera_store::Database> = Arc::from(context.open_store()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let through_queue = if options.queue {
+        format!(
+            ", online ingest through the ingest queue at {}",
+            context.nats
+        )
+    } else {
+        String::new()
+    };
+    // The queue's client runs on this runtime, which serves too.
+    let queue = if options.queue {
+        Some(runtime.block_on(crate::worker::open_queue(context))?)
+    } else {
+        None
+    };
     let state = AppState::new(
         store,
         policy,
@@ -88,26 +110,26 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         ServeConfig {
             rate_per_second: options.rate_limit,
             reads_inline: context.database.is_none(),
+            queue,
+            queue_wait: options.queue_wait,
             ..ServeConfig::default()
         },
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&options.listen)
             .await
             .map_err(|e| input_error(format!("cannot listen on {}: {e}", options.listen)))?;
         let address = listener.local_addr()?;
-        eprintln!("tessera serves http://{address}/v1 (OpenAPI at /openapi.json); Ctrl-C stops");
+        eprintln!(
+            "tessera serves http://{address}/v1 (OpenAPI at /openapi.json){through_queue}; Ctrl-C stops"
+        );
         tessera_serve::serve(listener, state, shutdown_signal())
             .await
             .context("the server failed")
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
