@@ -163,11 +163,11 @@ impl Publisher<'_> {
             match &row.outcome {
                 Ok(record) => {
                     let len = IngestBatch::encoded_len(record);
-                    if batch.len() >= self.batch_records || batch_bytes + len > self.max_bytes {
-                        if let Err(e) = flush(&mut batch, &mut batch_bytes) {
-                            failure = Some(e.into());
-                            return ControlFlow::Break(());
-                        }
+                    let full =
+                        batch.len() >= self.batch_records || batch_bytes + len > self.max_bytes;
+                    if full && let Err(e) = flush(&mut batch, &mut batch_bytes) {
+                        failure = Some(e.into());
+                        return ControlFlow::Break(());
                     }
                     batch.push(record);
                     batch_bytes += len;
