@@ -61,7 +61,10 @@ pub struct Dispatcher {
     /// This process's name in leases: unique per running dispatcher.
     holder: String,
     http: reqwest::Client,
-    jetstream: Option<JetStreamSink>,
+    /// Where JetStream is, and the connection once a JetStream subscription needed it (a
+    /// registry with only webhooks never connects).
+    nats_url: Option<String>,
+    jetstream: tokio::sync::Mutex<Option<JetStreamSink>>,
     config: DispatchConfig,
 }
 
@@ -71,7 +74,7 @@ impl Dispatcher {
         policy: Arc<Policy>,
         keyring: Arc<dyn Fn() -> Arc<Keyring> + Send + Sync>,
         holder: String,
-        jetstream: Option<JetStreamSink>,
+        nats_url: Option<String>,
         config: DispatchConfig,
     ) -> Dispatcher {
         Dispatcher {
@@ -80,7 +83,8 @@ impl Dispatcher {
             keyring,
             holder,
             http: reqwest::Client::new(),
-            jetstream,
+            nats_url,
+            jetstream: tokio::sync::Mutex::new(None),
             config,
         }
     }
@@ -277,10 +281,18 @@ impl Dispatcher {
                 Ok(())
             }
             SubscriptionTarget::JetStream { subject } => {
-                let sink = self
-                    .jetstream
-                    .as_ref()
+                let url = self
+                    .nats_url
+                    .as_deref()
                     .ok_or_else(|| DeliveryError::NoJetStream(subject.clone()))?;
+                let mut connection = self.jetstream.lock().await;
+                let sink = match connection.as_ref() {
+                    Some(sink) => sink.clone(),
+                    None => connection
+                        .insert(JetStreamSink::connect(url).await?)
+                        .clone(),
+                };
+                drop(connection);
                 let id = format!("{}:{}", subscription.name, message.id);
                 sink.publish(subject, &id, body).await
             }

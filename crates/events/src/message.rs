@@ -29,6 +29,7 @@ pub struct EventMessage {
 
 /// Whether a subscription receives an event, and what.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per event, moved once: boxing would buy nothing
 pub enum Selection {
     /// Not for this subscriber: another kind than it asked for, or about attributes its
     /// purpose may not see (that an address changed is itself about the address).

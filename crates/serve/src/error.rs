@@ -59,6 +59,12 @@ pub enum ApiError {
     Warming,
     #[error("a sealed special-category value of this profile failed its integrity check")]
     SealedTampered(String),
+    #[error(
+        "no worker answered within {seconds} s; the batch {batch} is queued and will be stored and resolved"
+    )]
+    Queued { batch: String, seconds: u64 },
+    #[error("the ingest queue is unavailable")]
+    QueueUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -101,6 +107,8 @@ impl ApiError {
             ApiError::SealedTampered(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "sealed_value_tampered")
             }
+            ApiError::Queued { .. } => (StatusCode::SERVICE_UNAVAILABLE, "batch_queued"),
+            ApiError::QueueUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -110,7 +118,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
-            ApiError::Internal(detail) | ApiError::SealedTampered(detail) => {
+            ApiError::Internal(detail)
+            | ApiError::SealedTampered(detail)
+            | ApiError::QueueUnavailable(detail) => {
                 tracing::error!(code, detail = %detail, "request failed");
                 format!("{self}; the operator's log has the detail")
             }

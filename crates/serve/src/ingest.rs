@@ -7,26 +7,27 @@
 //! changes nothing; a changed record becomes a new version that stays on its profile until the
 //! next batch resolution. Only one ingest resolves at a time, so two records of one person sent
 //! at once through two requests end on one profile.
+//!
+//! With a queue (`tessera serve --queue`), the validated records go to the ingest queue as one
+//! batch instead, and a worker (`tessera worker`) stores and places them exactly as above
+//! (`placement.rs`) and answers; if none answers in time the response is 503 `batch_queued`.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use tessera_jetstream::{IngestBatch, IngestQueue};
 use tessera_model::{ProfileId, SourceRecord};
 use tessera_policy::{Action, Role};
-use tessera_resolve::{ProfileChange, RecordFacts};
 use tessera_seal::Keyring;
-use tessera_store::{
-    Arrival, Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionOutcome,
-    RunKind, SealedBlob, Sealer, StoredRecord, arrival_changes, lookup_identifiers,
-};
+use tessera_store::{SealedBlob, Sealer};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
+use crate::placement::{PlaceError, Placed, PlacementStatus, place_records, store_records};
 use crate::profiles::entry;
 use crate::request::RequestId;
 use crate::state::AppState;
@@ -104,7 +105,7 @@ pub struct IngestResponse {
         (status = 403, description = "The client may not write to this source", body = ErrorBody),
         (status = 404, description = "No mapping for the source", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 503, description = "The resolver is still loading", body = ErrorBody),
+        (status = 503, description = "The resolver is still loading; or, with a queue, no worker answered in time (`batch_queued`: the batch will be processed) or the queue is unreachable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -157,9 +158,12 @@ pub(crate) async fn ingest(
             })
         })
         .collect();
-    let (results, written) = {
-        let (state, client) = (state.clone(), caller.id.clone());
-        blocking(move || store_and_resolve(&state, &client, converted)).await?
+    let (results, written) = match state.config.queue.clone() {
+        Some(queue) => through_queue(&state, &queue, &caller.id, converted).await?,
+        None => {
+            let (state, client) = (state.clone(), caller.id.clone());
+            blocking(move || store_and_resolve(&state, &client, converted)).await?
+        }
     };
     let entries: Vec<_> = written
         .iter()
@@ -185,11 +189,13 @@ pub(crate) async fn ingest(
 }
 
 type Written = Vec<(ProfileId, Vec<String>)>;
+type Converted = Vec<Result<SourceRecord, Vec<Problem>>>;
 
+/// The direct path: stores and places the batch in this process.
 fn store_and_resolve(
     state: &Arc<AppState>,
     client: &str,
-    converted: Vec<Result<SourceRecord, Vec<Problem>>>,
+    converted: Converted,
 ) -> Result<(Vec<IngestResult>, Written), ApiError> {
     let store = state.store.as_ref();
     // Hold the resolver for the whole batch: this process's ingests resolve one after another.
@@ -198,54 +204,82 @@ fn store_and_resolve(
         .resolver
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    if guard.is_none() {
-        return Err(ApiError::Warming);
-    }
-    let keyring = state.keyring();
-    let sealer = KeyringSealer(&keyring);
-    let good: Vec<&SourceRecord> = converted.iter().filter_map(|r| r.as_ref().ok()).collect();
-    if let Some(first) = good.first() {
-        let import = store.begin_import(&first.source, &format!("api:{client}"), Utc::now())?;
-        let prepared: Vec<PreparedRecord> = good
-            .iter()
-            .map(|r| PreparedRecord::new(r, &sealer))
-            .collect();
-        let counts = store.write_records(import, &prepared)?;
-        store.finish_import(
-            import,
-            &ImportEnd {
-                finished_at: Utc::now(),
-                status: ImportStatus::Done,
-                rows_read: converted.len() as u64,
-                counts,
-                quarantined: 0,
-                quarantine_path: None,
-            },
-        )?;
-    }
-    // The one resolution in progress across every process on the database: take in what the
-    // others stored, then place this batch and store it before anyone else may.
     let Some(index) = guard.as_mut() else {
         return Err(ApiError::Warming);
     };
-    let mut session = store.begin_resolution()?;
-    let changes = session.changes_since(index.seen)?;
-    if !index.catch_up(&changes) {
-        drop(session);
-        drop(guard);
-        state.rebuild_online();
-        return Err(ApiError::Warming);
+    let keyring = state.keyring();
+    let good: Vec<&SourceRecord> = converted.iter().filter_map(|r| r.as_ref().ok()).collect();
+    store_records(
+        store,
+        &KeyringSealer(&keyring),
+        &format!("api:{client}"),
+        &good,
+        converted.len() as u64,
+    )?;
+    let placed = match place_records(store, index, &good) {
+        Ok(placed) => placed,
+        Err(PlaceError::IndexStale(error)) => {
+            drop(guard);
+            state.rebuild_online();
+            return Err(match error {
+                Some(error) => error.into(),
+                None => ApiError::Warming,
+            });
+        }
+        Err(other) => return Err(ApiError::internal(other)),
+    };
+    results_of(converted, placed)
+}
+
+/// The queued path (`tessera serve --queue`): the good records go to the ingest queue as one
+/// batch, and a worker's answer, if it comes in time, is the response.
+async fn through_queue(
+    state: &Arc<AppState>,
+    queue: &IngestQueue,
+    client: &str,
+    converted: Converted,
+) -> Result<(Vec<IngestResult>, Written), ApiError> {
+    let good: Vec<&SourceRecord> = converted.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let Some(first) = good.first() else {
+        return results_of(converted, Vec::new());
+    };
+    let mut batch = IngestBatch::new(first.source.clone(), format!("api:{client}"));
+    for record in &good {
+        batch.push(record);
     }
-    let online = &mut index.online;
+    let keyring = state.keyring();
+    let wait = state.config.queue_wait;
+    let placed = match queue.submit::<Vec<Placed>>(&keyring, &batch, wait).await {
+        Ok((_, Some(placed))) => placed,
+        Ok((id, None)) => {
+            return Err(ApiError::Queued {
+                batch: id.as_str().to_string(),
+                seconds: wait.as_secs(),
+            });
+        }
+        Err(error) => return Err(ApiError::QueueUnavailable(error.to_string())),
+    };
+    results_of(converted, placed)
+}
+
+/// The per-record response: each good record's placement in order, rejections in between.
+fn results_of(
+    converted: Converted,
+    placed: Vec<Placed>,
+) -> Result<(Vec<IngestResult>, Written), ApiError> {
+    let good = converted.iter().filter(|r| r.is_ok()).count();
+    if placed.len() != good {
+        return Err(ApiError::internal(format!(
+            "{} placements for {good} records",
+            placed.len()
+        )));
+    }
+    let mut placed = placed.into_iter();
     let mut results = Vec::with_capacity(converted.len());
-    let mut assignments = Vec::new();
-    let mut events = Vec::new();
     let mut written = Vec::new();
-    // The records this run places, which no run had placed: what may change their profiles.
-    let mut arrived: Vec<(StoredRecord, ProfileId)> = Vec::new();
     for (index, outcome) in converted.into_iter().enumerate() {
-        let record = match outcome {
-            Ok(record) => record,
+        let problems = match outcome {
+            Ok(_) => Vec::new(),
             Err(problems) => {
                 results.push(IngestResult {
                     index,
@@ -257,99 +291,19 @@ fn store_and_resolve(
                 continue;
             }
         };
-        let address = format!("{}/{}", record.source, record.key);
-        let versions = store.record_versions(&record.source, record.key.as_str())?;
-        let Some(current) = versions.last() else {
-            return Err(ApiError::internal("a stored record has no version"));
+        let Some(one) = placed.next() else {
+            return Err(ApiError::internal("fewer placements than records"));
         };
-        let kinds: Vec<String> = record
-            .attributes
-            .iter()
-            .map(|a| a.kind().name().to_string())
-            .collect();
-        // The profile the record's previous version was on, if any: a changed record stays there.
-        let previous = versions
-            .len()
-            .checked_sub(2)
-            .and_then(|i| versions[i].profile.clone());
-        let (status, profile) = match (&current.profile, previous) {
-            (Some(profile), _) => ("unchanged", profile.clone()),
-            (None, Some(profile)) => {
-                assignments.push(Assignment {
-                    record: current.id,
-                    profile: profile.clone(),
-                    identifiers: lookup_identifiers(&current.attributes),
-                });
-                ("changed", profile)
-            }
-            (None, None) => {
-                let facts =
-                    RecordFacts::from_attributes(current.reference.clone(), &current.attributes);
-                let placed = online.resolve(facts);
-                assignments.push(Assignment {
-                    record: current.id,
-                    profile: placed.profile.clone(),
-                    identifiers: lookup_identifiers(&current.attributes),
-                });
-                events.extend(placed.changes.into_iter().map(|change| match change {
-                    ProfileChange::Created { profile } => ProfileEvent::Created { profile },
-                    ProfileChange::Merged { from, into } => ProfileEvent::Merged { from, into },
-                    ProfileChange::Split { from, new } => ProfileEvent::Split { from, new },
-                }));
-                ("resolved", placed.profile)
-            }
-        };
-        if status != "unchanged" {
-            written.push((profile.clone(), kinds));
-            arrived.push((current.clone(), profile.clone()));
+        if one.status != PlacementStatus::Unchanged {
+            written.push((one.profile.clone(), one.kinds));
         }
         results.push(IngestResult {
             index,
-            status,
-            record: Some(address),
-            profile: Some(profile.as_str().to_string()),
-            problems: Vec::new(),
+            status: one.status.as_str(),
+            record: Some(one.record),
+            profile: Some(one.profile.as_str().to_string()),
+            problems,
         });
-    }
-    if !assignments.is_empty() {
-        // What this run placed: its records, on how many profiles. (Counting the whole
-        // registry here would cost a scan per request, under the session every node waits for.)
-        let touched: HashSet<&ProfileId> = assignments.iter().map(|a| &a.profile).collect();
-        let profiles = touched.len() as u64;
-        let created: HashSet<&ProfileId> = events
-            .iter()
-            .filter_map(|event| match event {
-                ProfileEvent::Created { profile } => Some(profile),
-                _ => None,
-            })
-            .collect();
-        let arrivals: Vec<Arrival<'_>> = arrived
-            .iter()
-            .map(|(record, profile)| Arrival {
-                record: record.id,
-                reference: &record.reference,
-                attributes: &record.attributes,
-                profile,
-            })
-            .collect();
-        let changes = arrival_changes(store, &arrivals, &created, Utc::now().date_naive())?;
-        index.seen = session.apply(&ResolutionOutcome {
-            kind: RunKind::Online,
-            finished_at: Utc::now(),
-            records: assignments.len() as u64,
-            profiles,
-            assignments,
-            events,
-            // The review queue belongs to the batch run; keep it as it is.
-            review: None,
-            changes,
-        })?;
-        if let Err(error) = session.commit() {
-            // The index holds placements the store does not: start it over.
-            drop(guard);
-            state.rebuild_online();
-            return Err(error.into());
-        }
     }
     Ok((results, written))
 }

@@ -5,7 +5,8 @@
 //! Routes are under `/v1` (see [`openapi`] for the document served at `/openapi.json`):
 //! profile reads by id, by identifier and by a name-and-birth-date search (`profiles.rs`), the
 //! person's own view, consents and correction requests (`me.rs`), and online ingest
-//! (`ingest.rs`). Every request is authenticated (`auth.rs`: issued tokens or OIDC JWTs),
+//! (`ingest.rs`, which stores and places through `placement.rs`, shared with `tessera worker`,
+//! or hands the batch to the ingest queue). Every request is authenticated (`auth.rs`: issued tokens or OIDC JWTs),
 //! authorized by the policy for its stated purpose, answered with only the granted fields
 //! (`view.rs`), and logged to the hash-chained access log before it is answered (`audit.rs`).
 //! Errors are one JSON shape with a stable code (`error.rs`).
@@ -18,6 +19,7 @@ mod auth;
 mod error;
 mod ingest;
 mod me;
+mod placement;
 mod profiles;
 mod request;
 mod state;
@@ -42,6 +44,9 @@ use utoipa_axum::routes;
 pub use auth::{Caller, JwtConfig, new_token, token_hash};
 pub use error::{ApiError, ErrorBody};
 pub use ingest::KeyringSealer;
+pub use placement::{
+    PlaceError, Placed, PlacementStatus, ResolverIndex, place_records, store_records,
+};
 pub use state::{AppState, KeySource, ServeConfig};
 
 /// The largest request body accepted.

@@ -9,14 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tessera_ingest::Mapping;
-use tessera_model::ProfileId;
 use tessera_policy::Policy;
-use tessera_resolve::{Incremental, Online, RecordFacts, learn};
 use tessera_seal::Keyring;
-use tessera_store::{AccessStore, Database, ProfileEvent, ResolutionChanges};
+use tessera_store::{AccessStore, Database};
 
 use crate::audit::AuditLog;
 use crate::auth::JwtConfig;
+use crate::placement::ResolverIndex;
 
 /// How the server behaves, beyond what it serves.
 #[derive(Clone, Debug)]
@@ -28,6 +27,12 @@ pub struct ServeConfig {
     /// Whether short reads run on the async threads: true for a store in the process (SQLite),
     /// false for one across the network (PostgreSQL), whose waits must not hold those threads.
     pub reads_inline: bool,
+    /// With `Some`, online ingest sends batches through the ingest queue to `tessera worker`
+    /// processes instead of storing them here.
+    pub queue: Option<tessera_jetstream::IngestQueue>,
+    /// How long online ingest waits for a worker's answer before answering 503 `batch_queued`
+    /// (under the 30 s request timeout).
+    pub queue_wait: Duration,
 }
 
 impl Default for ServeConfig {
@@ -36,6 +41,8 @@ impl Default for ServeConfig {
             rate_per_second: 1000,
             max_ingest_records: 1000,
             reads_inline: true,
+            queue: None,
+            queue_wait: Duration::from_secs(20),
         }
     }
 }
@@ -84,52 +91,8 @@ impl KeyringCell {
 /// The online resolver, built in the background at start-up from every stored record, and
 /// built again when another process stores a batch run.
 pub(crate) struct OnlineCell {
-    pub(crate) resolver: Mutex<Option<OnlineIndex>>,
+    pub(crate) resolver: Mutex<Option<ResolverIndex>>,
     rebuilding: std::sync::atomic::AtomicBool,
-}
-
-/// The online resolver and the newest resolution run it has taken in.
-pub(crate) struct OnlineIndex {
-    pub(crate) online: Online<'static>,
-    pub(crate) seen: u64,
-}
-
-impl OnlineIndex {
-    /// Takes in what other processes stored after `seen` (see [`Online::absorb`]). Returns
-    /// false, having taken in nothing, if a batch run came: then only a rebuild will do.
-    pub(crate) fn catch_up(&mut self, changes: &ResolutionChanges) -> bool {
-        if changes.rebuild {
-            return false;
-        }
-        let created: HashMap<&ProfileId, u64> = changes
-            .events
-            .iter()
-            .filter_map(|(run, event)| match event {
-                ProfileEvent::Created { profile } => Some((profile, *run)),
-                _ => None,
-            })
-            .collect();
-        // Run by run: a run's records are on its final profiles, then its merges.
-        let mut records = changes.records.iter().peekable();
-        let mut events = changes.events.iter().peekable();
-        for run in self.seen + 1..=changes.head {
-            while let Some((_, record)) = records.next_if(|(r, _)| *r == run) {
-                if let Some(profile) = &record.profile {
-                    let facts =
-                        RecordFacts::from_attributes(record.reference.clone(), &record.attributes);
-                    let born = created.get(profile).copied().unwrap_or(run);
-                    self.online.absorb(profile.clone(), born, facts);
-                }
-            }
-            while let Some((_, event)) = events.next_if(|(r, _)| *r == run) {
-                if let ProfileEvent::Merged { from, into } = event {
-                    self.online.absorb_merge(from, into);
-                }
-            }
-        }
-        self.seen = self.seen.max(changes.head);
-        true
-    }
 }
 
 pub struct AppState {
@@ -219,39 +182,13 @@ impl AppState {
     /// existing profiles. Blocking; run it on its own thread. Until it is done, search and
     /// online ingest answer 503.
     pub fn warm_up(&self) -> Result<usize, tessera_store::StoreError> {
-        let started = Instant::now();
-        // Read before the scan: what is stored meanwhile is taken in again later, never missed.
-        let seen = self.store.resolution_head()?;
-        let mut by_profile: HashMap<tessera_model::ProfileId, Vec<RecordFacts>> = HashMap::new();
-        let mut all = Vec::new();
-        self.store.scan_current(&mut |record| {
-            let facts = RecordFacts::from_attributes(record.reference.clone(), &record.attributes);
-            if let Some(profile) = record.profile {
-                by_profile.entry(profile).or_default().push(facts.clone());
-            }
-            all.push(facts);
-        })?;
-        // The model lives as long as the process: the index borrows it.
-        let model: &'static tessera_resolve::Model = Box::leak(Box::new(learn(&all)));
-        drop(all);
-        let created = self.store.profile_ages()?;
-        let mut online = Online::new(Incremental::new(model), created);
-        let mut profiles: Vec<_> = by_profile.into_iter().collect();
-        profiles.sort_by(|a, b| a.0.cmp(&b.0));
-        for (profile, records) in profiles {
-            online.seed(profile, records);
-        }
-        let records = online.len();
+        let index = ResolverIndex::build(self.store.as_ref())?;
+        let records = index.len();
         *self
             .online
             .resolver
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(OnlineIndex { online, seen });
-        tracing::info!(
-            records,
-            seconds = started.elapsed().as_secs_f64(),
-            "online resolver ready"
-        );
+            .unwrap_or_else(|p| p.into_inner()) = Some(index);
         Ok(records)
     }
 }

@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
-use tessera_events::{
-    DispatchConfig, Dispatcher, EVENT_SUBJECT_PREFIX, JetStreamSink, RoundReport, secret_aad,
-};
+use tessera_events::{DispatchConfig, Dispatcher, EVENT_SUBJECT_PREFIX, RoundReport, secret_aad};
 use tessera_model::{Attribute, ChangeKind};
 use tessera_policy::{Action, Operation, Role};
 use tessera_store::{NewSubscription, SubscriptionTarget};
@@ -201,7 +199,6 @@ pub(crate) fn unsubscribe(context: &Settings, name: &str) -> anyhow::Result<()> 
 fn dispatcher(
     context: &Settings,
     store: Arc<dyn tessera_store::Database>,
-    jetstream: Option<JetStreamSink>,
 ) -> anyhow::Result<Dispatcher> {
     let keyring = Arc::new(crate::keys::open_keyring(context)?);
     Ok(Dispatcher::new(
@@ -209,7 +206,7 @@ fn dispatcher(
         Arc::new(context.policy.clone()),
         Arc::new(move || keyring.clone()),
         holder_name(),
-        jetstream,
+        Some(context.nats.clone()),
         DispatchConfig::default(),
     ))
 }
@@ -226,22 +223,14 @@ pub(crate) fn holder_name() -> String {
 
 /// `tessera events deliver`: one round of delivery (or rounds until Ctrl-C with `follow`).
 /// Fails when a subscription's delivery stopped at an error, after delivering the rest.
-pub(crate) fn deliver(context: &Settings, follow: bool, nats: Option<&str>) -> anyhow::Result<()> {
+pub(crate) fn deliver(context: &Settings, follow: bool) -> anyhow::Result<()> {
     let store: Arc<dyn tessera_store::Database> = Arc::from(context.open_store()?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
     runtime.block_on(async {
-        let jetstream = match nats {
-            Some(url) => Some(
-                JetStreamSink::connect(url)
-                    .await
-                    .with_context(|| format!("NATS at {url}"))?,
-            ),
-            None => None,
-        };
-        let dispatcher = dispatcher(context, store, jetstream)?;
+        let dispatcher = dispatcher(context, store)?;
         if follow {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
@@ -416,22 +405,12 @@ pub(crate) fn start_in_background(
                 }
             };
             runtime.block_on(async move {
-                let jetstream = match nats {
-                    Some(url) => match JetStreamSink::connect(&url).await {
-                        Ok(sink) => Some(sink),
-                        Err(error) => {
-                            tracing::error!(%error, "JetStream subscriptions will not be delivered");
-                            None
-                        }
-                    },
-                    None => None,
-                };
                 let dispatcher = Dispatcher::new(
                     dispatcher_store,
                     policy,
                     keyring,
                     holder_name(),
-                    jetstream,
+                    nats,
                     config,
                 );
                 dispatcher

@@ -143,7 +143,7 @@ pub(crate) fn run(
 }
 
 /// Where rejected rows of `file` go: stable per file, so re-importing replaces, not appends.
-fn quarantine_path(data_dir: &Path, source: &SourceId, file: &Path) -> PathBuf {
+pub(crate) fn quarantine_path(data_dir: &Path, source: &SourceId, file: &Path) -> PathBuf {
     let absolute = fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let digest = Sha256::digest(absolute.to_string_lossy().as_bytes());
     let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();

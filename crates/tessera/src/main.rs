@@ -8,6 +8,7 @@ mod audit;
 mod clients;
 mod database;
 mod demo;
+mod enqueue;
 mod evaluation;
 mod events;
 mod explain;
@@ -19,6 +20,7 @@ mod profile_view;
 mod resolution;
 mod review;
 mod serve;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,6 +83,16 @@ struct Cli {
     #[arg(long, global = true, env = "TESSERA_DATABASE_URL")]
     database: Option<String>,
 
+    /// The NATS server of the ingest queue (used by `import --queue`, `serve --queue` and
+    /// `worker`).
+    #[arg(long, global = true, env = "TESSERA_NATS_URL", default_value = tessera_jetstream::DEFAULT_NATS_URL)]
+    nats: String,
+
+    /// The prefix of the queue's stream, subjects and consumer names on NATS (several
+    /// registries may share one server under different prefixes).
+    #[arg(long, global = true, env = "TESSERA_QUEUE_PREFIX", default_value = tessera_jetstream::DEFAULT_PREFIX)]
+    queue_prefix: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -107,8 +119,16 @@ enum Command {
         files: Vec<PathBuf>,
         /// Then resolve the new records one at a time against the existing profiles (as
         /// `tessera resolve --incremental`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "queue")]
         resolve: bool,
+        /// Instead of storing, publish the validated records to the ingest queue (NATS
+        /// JetStream, --nats) for `tessera worker` processes to store and resolve; returns once
+        /// the stream holds every batch. Quarantine files are written here as usual.
+        #[arg(long)]
+        queue: bool,
+        /// With --queue: records per batch (one queue message each; also capped in bytes).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_records: u32,
     },
     /// Build profiles from every imported record (probabilistic, transliteration-aware).
     Resolve {
@@ -200,9 +220,6 @@ enum Command {
         /// Requests per second one client may make (twice as many in a burst).
         #[arg(long, default_value_t = 1000)]
         rate_limit: u32,
-        /// NATS server, for change events to JetStream subscriptions.
-        #[arg(long, env = "TESSERA_NATS_URL")]
-        nats: Option<String>,
         /// Hours between checks for permits about to run out (the first runs at start).
         #[arg(long, default_value_t = 24.0)]
         permit_scan_hours: f64,
@@ -210,6 +227,25 @@ enum Command {
         /// over (after the holder stopped renewing it, e.g. because it died).
         #[arg(long, default_value_t = 30)]
         event_lease_seconds: u64,
+        /// Send online ingest batches through the ingest queue (--nats) to `tessera worker`
+        /// processes, answering with the worker's result.
+        #[arg(long)]
+        queue: bool,
+        /// With --queue: seconds to wait for a worker's answer before answering 503
+        /// `batch_queued` (the batch is still processed).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=25))]
+        queue_wait: u64,
+    },
+    /// Store and resolve batches from the ingest queue (--nats) until Ctrl-C or SIGTERM, which
+    /// stop it after the batch in hand. Run as many as the load needs, on any hosts.
+    Worker {
+        /// Seconds a batch may go unacknowledged before another worker gets it (the worker
+        /// extends it while it works). Fixed by the first worker that creates the consumer.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        ack_wait: u64,
+        /// The most batches delivered and unacknowledged across all workers (set by the first).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        max_ack_pending: i64,
     },
     /// API clients: add (prints a token once), list, revoke.
     #[command(subcommand)]
@@ -299,9 +335,6 @@ enum EventsCommand {
         /// Keep delivering until Ctrl-C.
         #[arg(long)]
         follow: bool,
-        /// NATS server for JetStream subscriptions.
-        #[arg(long, env = "TESSERA_NATS_URL")]
-        nats: Option<String>,
     },
     /// Show the outbox's events as a purpose may see them (each one logged as a read).
     Tail {
@@ -343,6 +376,8 @@ pub(crate) struct Settings {
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) policy: tessera_policy::Policy,
     pub(crate) database: Option<String>,
+    pub(crate) nats: String,
+    pub(crate) queue_prefix: String,
 }
 
 impl Settings {
@@ -358,13 +393,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         key_file: cli.key_file.clone(),
         policy: policy::load(cli.policy.as_deref())?,
         database: cli.database.clone(),
+        nats: cli.nats.clone(),
+        queue_prefix: cli.queue_prefix.clone(),
     };
     match cli.command {
         Command::Import {
             mapping,
             files,
             resolve,
+            queue,
+            batch_records,
         } => {
+            if queue {
+                return enqueue::run(&context, &mapping, &files, batch_records as usize);
+            }
             import::run(&context, &mapping, &files)?;
             if resolve {
                 resolution::run_incremental(&context)?;
@@ -402,9 +444,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             oidc_audience,
             oidc_key,
             rate_limit,
-            nats,
             permit_scan_hours,
             event_lease_seconds,
+            queue,
+            queue_wait,
         } => serve::run(
             &context,
             serve::ServeOptions {
@@ -414,9 +457,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 oidc_audience,
                 oidc_key,
                 rate_limit,
-                nats,
                 permit_scan_hours,
                 event_lease_seconds,
+                queue,
+                queue_wait: std::time::Duration::from_secs(queue_wait),
+            },
+        ),
+        Command::Worker {
+            ack_wait,
+            max_ack_pending,
+        } => worker::run(
+            &context,
+            tessera_jetstream::WorkerConfig {
+                ack_wait: std::time::Duration::from_secs(ack_wait),
+                max_ack_pending,
             },
         ),
         Command::Clients(ClientsCommand::Add {
@@ -460,9 +514,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(EventsCommand::Unsubscribe { name }) => {
             events::unsubscribe(&context, &name)
         }
-        Command::Events(EventsCommand::Deliver { follow, nats }) => {
-            events::deliver(&context, follow, nats.as_deref())
-        }
+        Command::Events(EventsCommand::Deliver { follow }) => events::deliver(&context, follow),
         Command::Events(EventsCommand::Tail {
             purpose,
             from,

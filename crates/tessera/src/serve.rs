@@ -23,9 +23,10 @@ pub(crate) struct ServeOptions {
     pub(crate) oidc_audience: Option<String>,
     pub(crate) oidc_key: Option<PathBuf>,
     pub(crate) rate_limit: u32,
-    pub(crate) nats: Option<String>,
     pub(crate) permit_scan_hours: f64,
     pub(crate) event_lease_seconds: u64,
+    pub(crate) queue: bool,
+    pub(crate) queue_wait: std::time::Duration,
 }
 
 /// Every `*.toml` mapping in a directory (none if it does not exist).
@@ -52,7 +53,9 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 // The PostgreSQL driver logs the server's notices ("relation already exists,
                 // skipping") at info: noise in an operator's log.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")),
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn,async_nats=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -91,6 +94,24 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         )));
     }
     let store: Arc<dyn tessera_store::Database> = Arc::from(context.open_store()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let through_queue = if options.queue {
+        format!(
+            ", online ingest through the ingest queue at {}",
+            context.nats
+        )
+    } else {
+        String::new()
+    };
+    // The queue's client runs on this runtime, which serves too.
+    let queue = if options.queue {
+        Some(runtime.block_on(crate::worker::open_queue(context))?)
+    } else {
+        None
+    };
     let state = AppState::new(
         store.clone(),
         policy,
@@ -100,6 +121,8 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         ServeConfig {
             rate_per_second: options.rate_limit,
             reads_inline: context.database.is_none(),
+            queue,
+            queue_wait: options.queue_wait,
             ..ServeConfig::default()
         },
     );
@@ -109,7 +132,7 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         context,
         store,
         Arc::new(move || keyring_state.keyring()),
-        options.nats,
+        Some(context.nats.clone()),
         DispatchConfig {
             lease: Duration::from_secs(options.event_lease_seconds.max(1)),
             ..DispatchConfig::default()
@@ -117,16 +140,14 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         Duration::from_secs_f64(options.permit_scan_hours * 3600.0),
         stop.clone(),
     )?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
     let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&options.listen)
             .await
             .map_err(|e| input_error(format!("cannot listen on {}: {e}", options.listen)))?;
         let address = listener.local_addr()?;
-        eprintln!("tessera serves http://{address}/v1 (OpenAPI at /openapi.json); Ctrl-C stops");
+        eprintln!(
+            "tessera serves http://{address}/v1 (OpenAPI at /openapi.json){through_queue}; Ctrl-C stops"
+        );
         tessera_serve::serve(listener, state, shutdown_signal())
             .await
             .context("the server failed")
@@ -139,7 +160,7 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
     served
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

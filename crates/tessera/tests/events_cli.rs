@@ -301,7 +301,10 @@ fn subscribers_receive_what_their_purpose_may_see_signed_logged_and_again_when_r
         ),
         "employer.csv",
     );
-    eprintln!("DEBUG {}", place.tessera(&["events", "tail", "--purpose", "data_quality"]));
+    eprintln!(
+        "DEBUG {}",
+        place.tessera(&["events", "tail", "--purpose", "data_quality"])
+    );
     receiver.refuse_once("/tax", "address_changed");
     let logged = place.log_entries();
     let (code, stderr) = place.failing(&["events", "deliver"]);

@@ -134,7 +134,8 @@ impl Node {
 /// Spawns the server so that it is stopped when the test process ends, however it ends: from a
 /// thread that lives as long as the process, with the kernel told to send SIGTERM to the child
 /// when that thread is gone.
-fn spawn_tied_to_this_process(mut command: Command) -> Child {
+#[allow(dead_code)]
+pub fn spawn_tied_to_this_process(mut command: Command) -> Child {
     use std::os::unix::process::CommandExt;
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
