@@ -105,7 +105,13 @@ impl Dispatcher {
             clients.iter().map(|c| (c.id.as_str(), c)).collect();
         for subscription in &subscriptions {
             let client = clients.get(subscription.client_id.as_str()).copied();
-            if let Err(error) = self.deliver(subscription, client, &mut report).await {
+            let delivered = self.deliver(subscription, client, &mut report).await;
+            // Free the subscription for whichever process comes next (this one's next round,
+            // or another node's); the cursor says where it goes on.
+            let released = self
+                .store
+                .release_subscription(subscription.id, &self.holder);
+            if let Err(error) = delivered.and(released.map_err(DeliveryError::from)) {
                 report
                     .failures
                     .push(format!("{}: {error}", subscription.name));

@@ -222,6 +222,9 @@ pub trait EventStore: Send + Sync {
         until_ms: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Gives up `holder`'s lease, so that another process may deliver at once.
+    fn release_subscription(&self, id: i64, holder: &str) -> Result<(), StoreError>;
+
     /// Moves a subscription's cursor forward to `seq`, if `holder` still holds its lease; false
     /// when it does not (another dispatcher took over, and delivers from the stored cursor).
     fn advance_subscription(&self, id: i64, holder: &str, seq: u64) -> Result<bool, StoreError>;

@@ -1125,6 +1125,25 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
             "{name}"
         );
         assert_eq!(store.subscriptions().unwrap()[0].cursor, 3, "{name}");
+        // A released lease is free at once; only its holder releases it.
+        store.release_subscription(id, "node-a").unwrap();
+        assert!(
+            !store
+                .lease_subscription(id, "node-c", 41_000, 71_000)
+                .unwrap(),
+            "{name}"
+        );
+        store.release_subscription(id, "node-b").unwrap();
+        assert!(
+            store
+                .lease_subscription(id, "node-c", 41_000, 71_000)
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store.advance_subscription(id, "node-b", 4).unwrap(),
+            "{name}"
+        );
 
         assert!(
             store.remove_subscription("permits", Utc::now()).unwrap(),

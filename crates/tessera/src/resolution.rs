@@ -109,8 +109,12 @@ pub(crate) struct Loaded {
     pub(crate) facts: Vec<RecordFacts>,
     pub(crate) ids: Vec<RecordId>,
     pub(crate) identifiers: Vec<Vec<(IdKind, String)>>,
-    /// Each record's profile before this run.
+    /// Each record's profile before this run: its own, or for a new version of a record on a
+    /// profile, that profile (the record's person did not change by being corrected).
     pub(crate) previous: Vec<Option<ProfileId>>,
+    /// Whether the record (this version) is on a profile already; a new version is not, and
+    /// needs storing on one even where its profile does not change.
+    pub(crate) placed: Vec<bool>,
     /// The records no run has placed that may change the profile they land on (a dismissal, a
     /// permit's end; an address, once profiles exist): the run's change events come from them.
     pub(crate) arriving: Vec<StoredRecord>,
@@ -127,6 +131,7 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
         ids: Vec::new(),
         identifiers: Vec::new(),
         previous: Vec::new(),
+        placed: Vec::new(),
         arriving: Vec::new(),
     };
     let mut chunk: Vec<StoredRecord> = Vec::with_capacity(FACTS_CHUNK);
@@ -145,6 +150,7 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
             {
                 loaded.arriving.push(record.clone());
             }
+            loaded.placed.push(record.profile.is_some());
             loaded.previous.push(record.profile);
         }
     };
@@ -157,6 +163,19 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
         })
         .context("failed to read records")?;
     flush(&mut chunk);
+    // New versions of records already on a profile: few per run, looked up one by one.
+    for (i, facts) in loaded.facts.iter().enumerate() {
+        if loaded.previous[i].is_none() && facts.reference.version > 1 {
+            let versions = store
+                .record_versions(&facts.reference.source, facts.reference.key.as_str())
+                .context("failed to read a record's earlier versions")?;
+            loaded.previous[i] = versions
+                .iter()
+                .rev()
+                .find(|v| v.reference.version < facts.reference.version)
+                .and_then(|v| v.profile.clone());
+        }
+    }
     Ok(loaded)
 }
 
@@ -222,6 +241,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
         ids,
         identifiers,
         previous,
+        placed,
         arriving,
     } = load(store)?;
     let history = History {
@@ -237,6 +257,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
     let assignments = changed_assignments(
         ids.into_iter().zip(identifiers),
         &history.previous,
+        &placed,
         resolution.profiles,
     );
     let mut changes = IdChanges::default();
@@ -345,6 +366,7 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
     let roots = incremental.roots();
     let previous: Vec<Option<ProfileId>> =
         order.iter().map(|&i| loaded.previous[i].clone()).collect();
+    let placed: Vec<bool> = order.iter().map(|&i| loaded.placed[i]).collect();
     let created = store.profile_ages()?;
     let (ids, changes) = assign_stable_ids(incremental.records(), &roots, &previous, &created);
     let ordered = order
@@ -352,7 +374,7 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
         .map(|&i| (loaded.ids[i], loaded.identifiers[i].clone()));
     let profiles = distinct_profiles(&ids);
     let records = ids.len() as u64;
-    let assignments = changed_assignments(ordered, &previous, ids);
+    let assignments = changed_assignments(ordered, &previous, &placed, ids);
     let events: Vec<ProfileEvent> = changes.into_iter().map(profile_event).collect();
     let changes = changes_of(store, &loaded.arriving, &assignments, &events)?;
     let outcome = ResolutionOutcome {
@@ -408,32 +430,36 @@ fn into_canonical_order(loaded: &mut Loaded) {
     apply_order(&mut loaded.ids, &order);
     apply_order(&mut loaded.identifiers, &order);
     apply_order(&mut loaded.previous, &order);
+    apply_order(&mut loaded.placed, &order);
 }
 
 /// The assignments a run must store: records whose profile changed (the lookup already has
-/// their identifiers) and records no run had resolved (with their identifiers).
+/// their identifiers) and records no run had placed (with their identifiers).
 fn changed_assignments(
     rows: impl Iterator<Item = (RecordId, Vec<(IdKind, String)>)>,
     previous: &[Option<ProfileId>],
+    placed: &[bool],
     profiles: Vec<ProfileId>,
 ) -> Vec<Assignment> {
-    rows.zip(previous)
+    rows.zip(previous.iter().zip(placed))
         .zip(profiles)
-        .filter_map(
-            |(((record, identifiers), previous), profile)| match previous {
-                Some(old) if *old == profile => None,
-                Some(_) => Some(Assignment {
-                    record,
-                    profile,
-                    identifiers: Vec::new(),
-                }),
-                None => Some(Assignment {
+        .filter_map(|(((record, identifiers), (previous, &placed)), profile)| {
+            if !placed {
+                Some(Assignment {
                     record,
                     profile,
                     identifiers,
-                }),
-            },
-        )
+                })
+            } else if previous.as_ref() != Some(&profile) {
+                Some(Assignment {
+                    record,
+                    profile,
+                    identifiers: Vec::new(),
+                })
+            } else {
+                None
+            }
+        })
         .collect()
 }
 

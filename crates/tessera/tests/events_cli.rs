@@ -43,9 +43,9 @@ on_both_backends!(
     subscriptions_refuse_a_purpose_the_client_may_not_use_and_a_bad_target,
 );
 
-const MIGRATION_MAPPING: &str = r#"
+const REGISTRY_MAPPING: &str = r#"
 [source]
-name = "migration"
+name = "registry"
 format = "csv"
 encoding = "utf-8"
 delimiter = ","
@@ -88,9 +88,9 @@ target = "permit.valid_until"
 formats = ["%Y-%m-%d"]
 "#;
 
-const EMPLOYER_MAPPING: &str = r#"
+const PAYROLL_MAPPING: &str = r#"
 [source]
-name = "employer"
+name = "payroll"
 format = "csv"
 encoding = "utf-8"
 delimiter = ","
@@ -145,8 +145,8 @@ impl Place {
         let dir = tempfile::tempdir().unwrap();
         let files = dir.path().join("files");
         std::fs::create_dir_all(&files).unwrap();
-        std::fs::write(files.join("migration.toml"), MIGRATION_MAPPING).unwrap();
-        std::fs::write(files.join("employer.toml"), EMPLOYER_MAPPING).unwrap();
+        std::fs::write(files.join("registry.toml"), REGISTRY_MAPPING).unwrap();
+        std::fs::write(files.join("payroll.toml"), PAYROLL_MAPPING).unwrap();
         Place {
             data_dir: dir.path().join("data"),
             files,
@@ -200,7 +200,7 @@ impl Place {
             .to_string()
     }
 
-    /// Subscribes a client by webhook from the outbox's start; returns the signing secret.
+    /// Subscribes a client by webhook to the events from now on; returns the signing secret.
     fn subscribe(&self, name: &str, client: &str, purpose: &str, url: &str) -> String {
         let out = self.tessera(&[
             "events",
@@ -213,7 +213,6 @@ impl Place {
             purpose,
             "--webhook",
             url,
-            "--from-start",
         ]);
         out.lines().last().unwrap().trim().to_string()
     }
@@ -258,17 +257,8 @@ fn subscribers_receive_what_their_purpose_may_see_signed_logged_and_again_when_r
     database: Option<Schema>,
 ) {
     let place = Place::new(database);
-    let header = "key,surname,given,birth,snils,address,permit,permit_until\n";
-    place.import(
-        "migration",
-        &format!(
-            "{header}m1,Каримов,Алишер,1990-03-15,112-233-445 95,\"г. Казань, ул. Ленина, д. 5\",77 1234567,{}\n\
-             m2,Рахимова,Дилноза,1988-07-01,112-233-446 96,\"г. Казань, ул. Баумана, д. 1\",77 7654321,{}\n",
-            day(10),
-            day(45)
-        ),
-        "migration-1.csv",
-    );
+    // A small city first: the matching model is learned from the registry's records.
+    place.tessera(&["demo", "--persons", "300", "--seed", "11"]);
     let receiver = Receiver::start();
     let migration = place.client("agency", "Migration centre");
     let tax = place.client("agency", "Tax office");
@@ -280,26 +270,37 @@ fn subscribers_receive_what_their_purpose_may_see_signed_logged_and_again_when_r
     );
     let tax_secret = place.subscribe("tax-office", &tax, "tax", &format!("{}/tax", receiver.base));
     assert_eq!(migration_secret.len(), 64, "{migration_secret}");
+    let header = "key,surname,given,birth,snils,address,permit,permit_until\n";
+    place.import(
+        "registry",
+        &format!(
+            "{header}m1,Каримов,Алишер,1990-03-15,112-233-445 95,\"г. Казань, ул. Ленина, д. 5\",77 1234567,{}\n\
+             m2,Рахимова,Дилноза,1988-07-01,112-233-446 96,\"г. Казань, ул. Баумана, д. 1\",77 7654321,{}\n",
+            day(10),
+            day(45)
+        ),
+        "registry-1.csv",
+    );
 
     // The person moves and is dismissed; the tax office's webhook refuses the move once.
     place.import(
-        "migration",
+        "registry",
         &format!(
             "{header}m1,Каримов,Алишер,1990-03-15,112-233-445 95,\"г. Москва, ул. Тверская, д. 7\",77 1234567,{}\n\
              m2,Рахимова,Дилноза,1988-07-01,112-233-446 96,\"г. Казань, ул. Баумана, д. 1\",77 7654321,{}\n",
             day(10),
             day(45)
         ),
-        "migration-2.csv",
+        "registry-2.csv",
     );
     place.import(
-        "employer",
+        "payroll",
         &format!(
             "key,surname,given,birth,snils,employer,tab_no,ended\n\
              e1,Каримов,Алишер,1990-03-15,112-233-445 95,ООО Ромашка,17,{}\n",
             day(-3)
         ),
-        "employer.csv",
+        "payroll.csv",
     );
     eprintln!(
         "DEBUG {}",

@@ -138,6 +138,15 @@ impl EventStore for PgStore {
         Ok(updated == 1)
     }
 
+    fn release_subscription(&self, id: i64, holder: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE subscription SET lease_holder = NULL, lease_until_ms = 0
+             WHERE subscription_id = $1 AND lease_holder = $2",
+            vec![Box::new(id), Box::new(holder.to_string())],
+        )?;
+        Ok(())
+    }
+
     fn advance_subscription(&self, id: i64, holder: &str, seq: u64) -> Result<bool, StoreError> {
         let updated = self.execute(
             "UPDATE subscription SET cursor = greatest(cursor, $3)

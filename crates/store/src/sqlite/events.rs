@@ -141,6 +141,15 @@ impl EventStore for SqliteStore {
         Ok(updated == 1)
     }
 
+    fn release_subscription(&self, id: i64, holder: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE subscription SET lease_holder = NULL, lease_until_ms = 0
+             WHERE subscription_id = ?1 AND lease_holder = ?2",
+            params![id, holder],
+        )?;
+        Ok(())
+    }
+
     fn advance_subscription(&self, id: i64, holder: &str, seq: u64) -> Result<bool, StoreError> {
         let updated = self.lock().execute(
             "UPDATE subscription SET cursor = max(cursor, ?3)
