@@ -10,7 +10,7 @@
 //! a crashed importer is dropped by the stream's duplicate window.
 //!
 //! A batch published with a reply subject (online ingest) is answered by the worker that
-//! processed it, before it acknowledges, on that core-NATS subject; a redelivered batch is
+//! processed it, once it has acknowledged it, on that core-NATS subject; a redelivered batch is
 //! answered again by whichever worker takes it.
 
 use std::time::Duration;

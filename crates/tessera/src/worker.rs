@@ -169,9 +169,6 @@ async fn work_on(state: WorkerState, delivery: Delivery, ack_wait: Duration) -> 
     };
     match done {
         Ok(done) => {
-            if let Err(error) = delivery.reply(&state.keyring, &done.placed).await {
-                tracing::warn!(batch = id.as_str(), %error, "cannot answer the publisher");
-            }
             let resolved = done
                 .placed
                 .iter()
@@ -194,6 +191,12 @@ async fn work_on(state: WorkerState, delivery: Delivery, ack_wait: Duration) -> 
                 Err(error) => {
                     tracing::warn!(batch = id.as_str(), %error, "cannot acknowledge a done batch")
                 }
+            }
+            // Answered only once acknowledged, so that a publisher told "done" finds the batch
+            // gone from the queue. A worker that dies in between leaves the publisher waiting
+            // for nothing: it answers 503 `batch_queued`, and sending again finds it stored.
+            if let Err(error) = delivery.reply(&state.keyring, &done.placed).await {
+                tracing::warn!(batch = id.as_str(), %error, "cannot answer the publisher");
             }
         }
         Err(error) => {

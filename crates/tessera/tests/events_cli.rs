@@ -41,6 +41,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     subscribers_receive_what_their_purpose_may_see_signed_logged_and_again_when_refused,
     subscriptions_refuse_a_purpose_the_client_may_not_use_and_a_bad_target,
+    a_jetstream_subscriber_gets_each_event_once_under_its_id,
 );
 
 const REGISTRY_MAPPING: &str = r#"
@@ -490,4 +491,109 @@ fn subscriptions_refuse_a_purpose_the_client_may_not_use_and_a_bad_target(
     assert!(stderr.contains("c-nobody"), "{stderr}");
     let listed = place.tessera(&["events", "subscriptions"]);
     assert_eq!(listed.lines().count(), 1, "{listed}");
+}
+
+/// Events published to a JetStream subject carry `Nats-Msg-Id`; delivered again (a dispatcher
+/// that died before moving its cursor), the stream keeps each once.
+fn a_jetstream_subscriber_gets_each_event_once_under_its_id(database: Option<Schema>) {
+    let test = "events_cli::a_jetstream_subscriber_gets_each_event_once_under_its_id";
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if runtime
+        .block_on(tessera_jetstream::testing::nats(test))
+        .is_none()
+    {
+        return;
+    }
+    let place = Place::new(database);
+    place.tessera(&["demo", "--persons", "200", "--seed", "5"]);
+    // Ids are unique per registry; this run's must not meet another run's in the stream.
+    let unique = tessera_jetstream::testing::unique_prefix();
+    let (name, subject) = (format!("js-{unique}"), format!("tessera.events.{unique}"));
+    let agency = place.client("agency", "Migration centre");
+    place.tessera(&[
+        "events",
+        "subscribe",
+        "--name",
+        &name,
+        "--client",
+        &agency,
+        "--purpose",
+        "migration",
+        "--jetstream",
+        &subject,
+    ]);
+    place.import(
+        "registry",
+        &format!(
+            "key,surname,given,birth,snils,address,permit,permit_until\n\
+             m1,Каримов,Алишер,1990-03-15,112-233-445 95,\"г. Казань, ул. Ленина, д. 5\",77 1234567,{}\n",
+            day(5)
+        ),
+        "registry.csv",
+    );
+    let nats = tessera_jetstream::testing::nats_url();
+    place.tessera(&["--nats", &nats, "events", "deliver"]);
+    let read = || -> Vec<(String, Value)> {
+        runtime.block_on(async {
+            let client = async_nats::connect(&nats).await.unwrap();
+            let stream = async_nats::jetstream::new(client)
+                .get_stream(tessera_events::EVENT_STREAM)
+                .await
+                .unwrap();
+            let consumer = stream
+                .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                    filter_subject: subject.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut messages = consumer
+                .fetch()
+                .max_messages(100)
+                .expires(std::time::Duration::from_secs(1))
+                .messages()
+                .await
+                .unwrap();
+            let mut read = Vec::new();
+            while let Some(message) = futures::StreamExt::next(&mut messages).await {
+                let message = message.unwrap();
+                let id = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Msg-Id"))
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                read.push((id, serde_json::from_slice(&message.payload).unwrap()));
+            }
+            read
+        })
+    };
+    let first = read();
+    let kinds: Vec<&str> = first
+        .iter()
+        .map(|(_, m)| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["profile_created", "permit_expiring"],
+        "{first:?}"
+    );
+    for (id, message) in &first {
+        assert_eq!(id, &format!("{name}:{}", message["id"].as_str().unwrap()));
+    }
+    // The dispatcher "died" before moving its cursor: it publishes both again.
+    let rewind = format!("UPDATE subscription SET cursor = cursor - 2 WHERE name = '{name}'");
+    match &place.database {
+        Some(schema) => assert_eq!(schema.execute(&rewind), 1),
+        None => {
+            let db = rusqlite::Connection::open(place.data_dir.join("tessera.sqlite3")).unwrap();
+            assert_eq!(db.execute(&rewind, []).unwrap(), 1);
+        }
+    }
+    let again = place.tessera(&["--nats", &nats, "events", "deliver"]);
+    assert!(again.starts_with("delivered 2 "), "{again}");
+    assert_eq!(read().len(), 2, "the stream kept each event once");
 }

@@ -5,6 +5,8 @@
 
 mod node;
 mod postgres_test;
+#[allow(dead_code)]
+mod webhook;
 
 use std::path::Path;
 
@@ -130,8 +132,13 @@ fn city_with_two_nodes(
         database,
         &["demo", "--persons", "200", "--seed", seed],
     );
-    let first = node::serve(&data_dir, database, &[], "node-1.log");
-    let second = node::serve(&data_dir, database, &[], "node-2.log");
+    // A node that dies holds a subscription's delivery for two seconds at most.
+    let lease = [
+        std::ffi::OsStr::new("--event-lease-seconds"),
+        std::ffi::OsStr::new("2"),
+    ];
+    let first = node::serve(&data_dir, database, &lease, "node-1.log");
+    let second = node::serve(&data_dir, database, &lease, "node-2.log");
     let health = client(&data_dir, database, "health");
     (data_dir, first, second, health)
 }
@@ -279,11 +286,52 @@ fn try_post(node: &Node, token: &str, record: &Value) -> Option<Value> {
 
 /// A load through two nodes, one of which is killed halfway: a client that gets no answer sends
 /// the record again through the other node, and in the end every record is stored once, on a
-/// profile, and the access log is whole.
+/// profile, every change event reached the subscriber the nodes deliver to, and the access log
+/// is whole.
 fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Schema>) {
     let dir = tempfile::tempdir().unwrap();
     let database = database.as_ref();
     let (data_dir, doomed, survivor, health) = city_with_two_nodes(dir.path(), database, "22");
+    let receiver = webhook::Receiver::start();
+    let steward = node::command(&data_dir, database)
+        .args([
+            "clients",
+            "add",
+            "--role",
+            "steward",
+            "--name",
+            "Registry office",
+        ])
+        .output()
+        .unwrap();
+    let steward = String::from_utf8_lossy(&steward.stderr)
+        .split_whitespace()
+        .find(|w| w.starts_with("c-"))
+        .unwrap()
+        .to_string();
+    let subscribed = tessera(
+        &data_dir,
+        database,
+        &[
+            "events",
+            "subscribe",
+            "--name",
+            "registry",
+            "--client",
+            &steward,
+            "--purpose",
+            "data_quality",
+            "--webhook",
+            &format!("{}/registry", receiver.base),
+        ],
+    );
+    let first_event: u64 = subscribed
+        .split("events after #")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
     const RECORDS: u32 = 40;
     // Lane 0 sends through the node that will die, lane 1 through the other; a request that
     // gets no answer is sent again through the survivor. The kill comes once the doomed node
@@ -358,6 +406,41 @@ fn a_killed_node_loses_no_acknowledged_record(database: Option<postgres_test::Sc
             "{rows:?}"
         );
     }
+    // Every change event since the subscription reaches the subscriber, in order, though the
+    // node that held its delivery may have died holding it: the survivor takes it over.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !tessera(&data_dir, database, &["events", "subscriptions"]).contains("(0 waiting)") {
+        assert!(std::time::Instant::now() < deadline, "events still waiting");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let outbox = tessera(
+        &data_dir,
+        database,
+        &[
+            "events",
+            "tail",
+            "--from",
+            &first_event.to_string(),
+            "--limit",
+            "100000",
+        ],
+    );
+    let expected: Vec<u64> = outbox
+        .lines()
+        .filter_map(|l| l.strip_prefix('#')?.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(expected.len() as u32 >= RECORDS / 2, "{outbox}");
+    let mut first_receipts: Vec<u64> = Vec::new();
+    for delivery in receiver.deliveries() {
+        let seq = delivery.json()["seq"].as_u64().unwrap();
+        if delivery.status == 200 && !first_receipts.contains(&seq) {
+            first_receipts.push(seq);
+        }
+    }
+    assert_eq!(
+        first_receipts, expected,
+        "each event once at least, in outbox order"
+    );
     drop(survivor);
     let verified = tessera(&data_dir, database, &["audit", "verify"]);
     assert!(verified.contains("access log intact"), "{verified}");
