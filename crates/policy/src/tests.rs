@@ -70,6 +70,7 @@ fn the_default_policy_has_the_documented_purposes() {
         "relation",
         "income",
         "pet",
+        "permit",
     ];
     let mut every = non_special.clone();
     every.extend(["health", "biometric", "criminal_record"]);
@@ -79,13 +80,13 @@ fn the_default_policy_has_the_documented_purposes() {
         ("benefits", Role::Agency, vec![Read, Lookup, Search],
             vec!["name", "birth_date", "sex", "citizenship", "address", "snils", "inn", "relation", "income", "employment", "education"], false, false),
         ("migration", Role::Agency, vec![Read, Lookup, Search],
-            vec!["name", "birth_date", "sex", "citizenship", "address", "passport_foreign", "work_patent", "phone", "employment"], false, false),
+            vec!["name", "birth_date", "sex", "citizenship", "address", "passport_foreign", "work_patent", "permit", "phone", "employment"], false, false),
         ("tax", Role::Agency, vec![Read, Lookup],
             vec!["name", "birth_date", "inn", "snils", "address", "income", "employment"], false, false),
         ("police_check", Role::Inspector, vec![Lookup],
-            vec!["name", "birth_date", "citizenship", "passport_rf", "passport_foreign", "work_patent"], false, false),
+            vec!["name", "birth_date", "citizenship", "passport_rf", "passport_foreign", "work_patent", "permit"], false, false),
         ("employer_check", Role::Employer, vec![Lookup],
-            vec!["name", "birth_date", "citizenship", "work_patent"], false, true),
+            vec!["name", "birth_date", "citizenship", "work_patent", "permit"], false, true),
         ("medical_commission", Role::Agency, vec![Read, Lookup],
             vec!["name", "birth_date", "sex", "snils", "oms", "health"], true, true),
         ("data_quality", Role::Steward, vec![Read, Lookup, Search], non_special.clone(), false, false),
@@ -508,7 +509,7 @@ fn loading_refuses_unknown_and_missing_keys_with_the_line_and_table() {
 #[test]
 fn every_kind_has_a_unique_policy_name() {
     let all: Vec<AttributeKind> = all_kinds().collect();
-    assert_eq!(all.len(), 13 + IdKind::ALL.len());
+    assert_eq!(all.len(), 14 + IdKind::ALL.len());
     let names: BTreeSet<&str> = all.iter().map(|kind| kind.name()).collect();
     assert_eq!(names.len(), all.len(), "two kinds share a name");
     assert!(

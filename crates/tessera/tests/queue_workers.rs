@@ -313,6 +313,28 @@ fn a_worker_killed_mid_load_loses_nothing_and_stores_nothing_twice(database: Opt
             "{record} is on no profile: {profile:?}"
         );
     }
+    // The outbox announced every profile the workers made, once: the victim's unfinished run
+    // rolled back with its events, and its batch's second run wrote them.
+    let outbox = tessera(
+        &queued,
+        database,
+        &["events", "tail", "--from", "0", "--limit", "1000000"],
+    );
+    let mut created: Vec<&str> = outbox
+        .lines()
+        .filter(|line| line.contains("  profile_created  "))
+        .filter_map(|line| line.split_whitespace().nth(3))
+        .collect();
+    let announced = created.len();
+    created.sort_unstable();
+    created.dedup();
+    assert_eq!(created.len(), announced, "a profile announced twice");
+    for (record, profile) in &stored {
+        assert!(
+            created.binary_search(&profile.as_str()).is_ok(),
+            "{record}'s profile {profile} was never announced"
+        );
+    }
     // And the result is the one a run without the crash gives. Incremental placement depends
     // on the order records arrive in, which two racing workers never fix, so the honest
     // comparison is of what the next batch run makes of the store: profiles are a pure
