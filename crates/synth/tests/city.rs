@@ -243,10 +243,6 @@ fn inn_valid(value: &str) -> bool {
 }
 
 /// Parses a date under the two chrono formats the mappings use, checking it is a real day.
-fn real_date(value: &str, format: &str) -> bool {
-    real_date_until(value, format, 2024)
-}
-
 /// A real calendar day from 1900 to the end of `last_year` (the city is observed in 2024; only
 /// the end of a permit may lie ahead).
 fn real_date_until(value: &str, format: &str, last_year: i32) -> bool {
