@@ -147,7 +147,9 @@ impl Dispatcher {
         }
     }
 
-    fn take_lease(&self, subscription: &Subscription) -> Result<bool, DeliveryError> {
+    /// Takes or renews the subscription's lease; its cursor as it stands, or `None` when
+    /// another process holds it.
+    fn take_lease(&self, subscription: &Subscription) -> Result<Option<u64>, DeliveryError> {
         let now = Utc::now().timestamp_millis();
         let until = now + self.config.lease.as_millis() as i64;
         Ok(self
@@ -171,16 +173,19 @@ impl Dispatcher {
             .policy
             .authorize(role, Some(&subscription.purpose), Operation::Read)
             .map_err(|refusal| DeliveryError::Refused(refusal.to_string()))?;
-        if !self.take_lease(subscription)? {
+        // The cursor as the lease finds it: another process may have delivered since the
+        // subscriptions were read.
+        let Some(cursor) = self.take_lease(subscription)? else {
             return Ok(());
-        }
+        };
         let mut leased = Instant::now();
-        let events = self
-            .store
-            .changes_after(subscription.cursor, self.config.batch)?;
+        let events = self.store.changes_after(cursor, self.config.batch)?;
+        // Events passed over (not for this subscriber) since the cursor last moved: the cursor
+        // moves past them with the next delivery, or at the end, one write for many.
+        let mut passed_over = None;
         for event in events {
             if leased.elapsed() > self.config.lease / 3 {
-                if !self.take_lease(subscription)? {
+                if self.take_lease(subscription)?.is_none() {
                     return Ok(());
                 }
                 leased = Instant::now();
@@ -200,14 +205,15 @@ impl Dispatcher {
                 }
                 _ => None,
             };
-            match chosen {
-                Some((message, kinds)) => {
-                    self.log(subscription, client, role, &message, kinds)?;
-                    self.send(subscription, &message).await?;
-                    report.delivered += 1;
-                }
-                None => report.skipped += 1,
-            }
+            let Some((message, kinds)) = chosen else {
+                report.skipped += 1;
+                passed_over = Some(event.seq);
+                continue;
+            };
+            self.log(subscription, client, role, &message, kinds)?;
+            self.send(subscription, &message).await?;
+            report.delivered += 1;
+            passed_over = None;
             if !self
                 .store
                 .advance_subscription(subscription.id, &self.holder, event.seq)?
@@ -215,6 +221,10 @@ impl Dispatcher {
                 // Another process took the subscription over; it goes on from the cursor.
                 return Ok(());
             }
+        }
+        if let Some(seq) = passed_over {
+            self.store
+                .advance_subscription(subscription.id, &self.holder, seq)?;
         }
         Ok(())
     }

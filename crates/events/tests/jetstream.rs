@@ -30,32 +30,24 @@ async fn a_repeated_event_is_stored_once() {
         .unwrap();
 
     let client = async_nats::connect(&url).await.unwrap();
-    let context = async_nats::jetstream::new(client);
-    let stream = context
+    let stream = async_nats::jetstream::new(client)
         .get_stream(tessera_events::EVENT_STREAM)
         .await
         .unwrap();
     let info = stream.get_info().await.unwrap();
     assert!(info.config.duplicate_window.as_secs() >= 60);
     // Two messages on the subject: the repeat was dropped.
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: subject.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut messages = consumer
-        .fetch()
-        .max_messages(10)
-        .expires(std::time::Duration::from_secs(1))
-        .messages()
-        .await
-        .unwrap();
-    let mut payloads = Vec::new();
-    while let Some(message) = futures::StreamExt::next(&mut messages).await {
-        let message = message.unwrap();
-        payloads.push(String::from_utf8(message.payload.to_vec()).unwrap());
-    }
-    assert_eq!(payloads, vec!["{\"seq\":1}", "{\"seq\":2}"]);
+    let messages =
+        tessera_jetstream::testing::messages_on(&url, tessera_events::EVENT_STREAM, &subject).await;
+    let read: Vec<(&str, &[u8])> = messages
+        .iter()
+        .map(|(id, payload)| (id.as_str(), payload.as_slice()))
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            (first.as_str(), &b"{\"seq\":1}"[..]),
+            (second.as_str(), &b"{\"seq\":2}"[..])
+        ]
+    );
 }

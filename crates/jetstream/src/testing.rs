@@ -63,3 +63,40 @@ pub async fn nats(test: &str) -> Option<Nats> {
         }
     }
 }
+
+/// Every message `stream` holds on `subject`, oldest first, as its `Nats-Msg-Id` (empty if none)
+/// and payload: what a subscriber of that subject would read. Panics on any NATS error.
+pub async fn messages_on(url: &str, stream: &str, subject: &str) -> Vec<(String, Vec<u8>)> {
+    use futures::StreamExt;
+    let client = async_nats::connect(url).await.expect("connect to NATS");
+    let stream = async_nats::jetstream::new(client)
+        .get_stream(stream)
+        .await
+        .expect("the stream exists");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: subject.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("an ephemeral consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(10_000)
+        .expires(std::time::Duration::from_secs(1))
+        .messages()
+        .await
+        .expect("a fetch");
+    let mut read = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.expect("a message");
+        let id = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get("Nats-Msg-Id"))
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        read.push((id, message.payload.to_vec()));
+    }
+    read
+}

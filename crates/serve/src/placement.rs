@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tessera_model::{ProfileId, SourceRecord};
 use tessera_resolve::{Incremental, Online, ProfileChange, RecordFacts, learn};
 use tessera_store::{
-    Arrival, Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionChanges,
+    Assignment, ImportEnd, ImportStatus, PreparedRecord, ProfileEvent, ResolutionChanges,
     ResolutionOutcome, RunKind, Sealer, Store, StoreError, StoredRecord, WriteCounts,
     arrival_changes, lookup_identifiers,
 };
@@ -274,23 +274,9 @@ pub fn place_records(
         // registry here would cost a scan per batch, under the session every process waits for.)
         let touched: HashSet<&ProfileId> = assignments.iter().map(|a| &a.profile).collect();
         let profiles = touched.len() as u64;
-        let created: HashSet<&ProfileId> = events
-            .iter()
-            .filter_map(|event| match event {
-                ProfileEvent::Created { profile } => Some(profile),
-                _ => None,
-            })
-            .collect();
-        let arrivals: Vec<Arrival<'_>> = arrived
-            .iter()
-            .map(|(record, profile)| Arrival {
-                record: record.id,
-                reference: &record.reference,
-                attributes: &record.attributes,
-                profile,
-            })
-            .collect();
-        let changes = arrival_changes(store, &arrivals, &created, Utc::now().date_naive())
+        let arrived: Vec<(&StoredRecord, &ProfileId)> =
+            arrived.iter().map(|(r, p)| (r, p)).collect();
+        let changes = arrival_changes(store, &arrived, &events, Utc::now().date_naive())
             .map_err(|e| PlaceError::IndexStale(Some(e)))?;
         let applied = session.apply(&ResolutionOutcome {
             kind: RunKind::Online,

@@ -15,9 +15,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tessera_model::{Attribute, ChangeKind, ProfileId, RecordRef, expires_soon};
+use tessera_model::{Attribute, ChangeKind, ProfileId, expires_soon};
 
-use crate::{ProfileEvent, RecordId, ResolutionOutcome, Store, StoreError};
+use crate::{ProfileEvent, RecordId, ResolutionOutcome, Store, StoreError, StoredRecord};
 
 /// A change about to be written to the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,14 +213,15 @@ pub trait EventStore: Send + Sync {
     fn remove_subscription(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Takes (or renews) the lease on a subscription for `holder` until `until_ms` (Unix
-    /// milliseconds); false when another holder's lease runs past `now_ms`.
+    /// milliseconds) and returns its cursor as it stands; `None` when another holder's lease
+    /// runs past `now_ms` (or the subscription ended).
     fn lease_subscription(
         &self,
         id: i64,
         holder: &str,
         now_ms: i64,
         until_ms: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<u64>, StoreError>;
 
     /// Gives up `holder`'s lease, so that another process may deliver at once.
     fn release_subscription(&self, id: i64, holder: &str) -> Result<(), StoreError>;
@@ -230,61 +231,58 @@ pub trait EventStore: Send + Sync {
     fn advance_subscription(&self, id: i64, holder: &str, seq: u64) -> Result<bool, StoreError>;
 }
 
-/// A record placed on a profile by a run, which no run had placed before (a new record, or a
-/// new version of one): what may change its profile.
-pub struct Arrival<'a> {
-    pub record: RecordId,
-    pub reference: &'a RecordRef,
-    pub attributes: &'a [Attribute],
-    pub profile: &'a ProfileId,
-}
-
-/// The changes `arrivals` bring, judged on `today` against what each profile held before the
-/// run (read from `store`, whose resolution turn the caller holds or is about to take:
-/// memberships cannot move meanwhile): its records' current versions, and for a new version
-/// the version it replaces. A profile the run `created` held nothing, and a first address is
-/// no change of address.
+/// The changes a run's arrivals bring, judged on `today`. `arrived` pairs each record the run
+/// placed that no run had placed before (a new record, or a new version of one) with the
+/// profile it landed on; `events` are the run's profile events. Each arrival is judged against
+/// what its profile held before the run (read from `store`, whose resolution turn the caller
+/// holds or is about to take: memberships cannot move meanwhile): the profile's records'
+/// current versions and, for a new version, the version it replaces. A profile the run
+/// created held nothing, and its first address is no change of address.
 pub fn arrival_changes(
     store: &dyn Store,
-    arrivals: &[Arrival<'_>],
-    created: &HashSet<&ProfileId>,
+    arrived: &[(&StoredRecord, &ProfileId)],
+    events: &[ProfileEvent],
     today: NaiveDate,
 ) -> Result<Vec<NewChange>, StoreError> {
+    let created: HashSet<&ProfileId> = events
+        .iter()
+        .filter_map(|event| match event {
+            ProfileEvent::Created { profile } => Some(profile),
+            _ => None,
+        })
+        .collect();
     let mut held: HashMap<&ProfileId, Vec<Attribute>> = HashMap::new();
     let mut changes = Vec::new();
-    for arrival in arrivals {
-        let new_profile = created.contains(arrival.profile);
-        if !new_profile && !held.contains_key(arrival.profile) {
+    for &(record, profile) in arrived {
+        let new_profile = created.contains(profile);
+        if !new_profile && !held.contains_key(profile) {
             let attributes = store
-                .profile_records(arrival.profile)?
+                .profile_records(profile)?
                 .into_iter()
                 .flat_map(|record| record.attributes)
                 .collect();
-            held.insert(arrival.profile, attributes);
+            held.insert(profile, attributes);
         }
         let mut before: Vec<&Attribute> = held
-            .get(arrival.profile)
+            .get(profile)
             .map(|attributes| attributes.iter().collect())
             .unwrap_or_default();
-        let replaced = if arrival.reference.version > 1 {
+        let reference = &record.reference;
+        let replaced = if reference.version > 1 {
             store
-                .record_versions(&arrival.reference.source, arrival.reference.key.as_str())?
+                .record_versions(&reference.source, reference.key.as_str())?
                 .into_iter()
-                .filter(|version| version.reference.version < arrival.reference.version)
+                .filter(|version| version.reference.version < reference.version)
                 .max_by_key(|version| version.reference.version)
         } else {
             None
         };
         before.extend(replaced.iter().flat_map(|version| &version.attributes));
-        for kind in tessera_model::arrival_changes(&before, arrival.attributes, today) {
+        for kind in tessera_model::arrival_changes(&before, &record.attributes, today) {
             if new_profile && kind == ChangeKind::AddressChanged {
                 continue;
             }
-            changes.push(NewChange::of_record(
-                kind,
-                arrival.profile.clone(),
-                arrival.record,
-            ));
+            changes.push(NewChange::of_record(kind, profile.clone(), record.id));
         }
     }
     Ok(changes)

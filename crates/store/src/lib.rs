@@ -40,7 +40,7 @@ pub use access::{
     NewAccess, SealedBlob, SealedRow, Sealer, special_aad,
 };
 pub use events::{
-    Arrival, ChangeEvent, EventStore, NewChange, NewSubscription, Subscription, SubscriptionTarget,
+    ChangeEvent, EventStore, NewChange, NewSubscription, Subscription, SubscriptionTarget,
     announce_expiring_permits, arrival_changes, may_change_on_arrival,
 };
 pub use postgres::PgStore;

@@ -1092,13 +1092,15 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
         assert!(
             store
                 .lease_subscription(id, "node-a", 1_000, 31_000)
-                .unwrap(),
+                .unwrap()
+                .is_some(),
             "{name}"
         );
         assert!(
-            !store
+            store
                 .lease_subscription(id, "node-b", 2_000, 32_000)
-                .unwrap(),
+                .unwrap()
+                .is_none(),
             "{name}"
         );
         assert!(
@@ -1112,7 +1114,8 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
         assert!(
             store
                 .lease_subscription(id, "node-b", 40_000, 70_000)
-                .unwrap(),
+                .unwrap()
+                .is_some(),
             "{name}"
         );
         assert!(
@@ -1128,17 +1131,19 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
         // A released lease is free at once; only its holder releases it.
         store.release_subscription(id, "node-a").unwrap();
         assert!(
-            !store
+            store
                 .lease_subscription(id, "node-c", 41_000, 71_000)
-                .unwrap(),
+                .unwrap()
+                .is_none(),
             "{name}"
         );
         store.release_subscription(id, "node-b").unwrap();
-        assert!(
+        assert_eq!(
             store
                 .lease_subscription(id, "node-c", 41_000, 71_000)
                 .unwrap(),
-            "{name}"
+            Some(3),
+            "{name}: the lease gives the cursor as it stands"
         );
         assert!(
             !store.advance_subscription(id, "node-b", 4).unwrap(),
@@ -1155,9 +1160,10 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
         );
         assert!(store.subscriptions().unwrap().is_empty(), "{name}");
         assert!(
-            !store
+            store
                 .lease_subscription(id, "node-b", 80_000, 90_000)
-                .unwrap(),
+                .unwrap()
+                .is_none(),
             "{name}"
         );
         assert!(store.add_subscription(&new).unwrap().is_some(), "{name}");

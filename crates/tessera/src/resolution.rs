@@ -1,6 +1,6 @@
 //! `tessera resolve`: read every current record, resolve, and store the profile assignments.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,8 +12,8 @@ use tessera_resolve::{
     assign_stable_ids, learn, resolve_with_history,
 };
 use tessera_store::{
-    Arrival, Assignment, NewChange, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind,
-    Store, StoredRecord, arrival_changes, lookup_identifiers, may_change_on_arrival,
+    Assignment, NewChange, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind, Store,
+    StoredRecord, arrival_changes, lookup_identifiers, may_change_on_arrival,
 };
 
 use crate::{Settings, count};
@@ -477,25 +477,11 @@ fn changes_of(
         .iter()
         .map(|assignment| (assignment.record, &assignment.profile))
         .collect();
-    let created: HashSet<&ProfileId> = events
+    let arrived: Vec<(&StoredRecord, &ProfileId)> = arriving
         .iter()
-        .filter_map(|event| match event {
-            ProfileEvent::Created { profile } => Some(profile),
-            _ => None,
-        })
+        .filter_map(|record| Some((record, *placed.get(&record.id)?)))
         .collect();
-    let arrivals: Vec<Arrival<'_>> = arriving
-        .iter()
-        .filter_map(|record| {
-            Some(Arrival {
-                record: record.id,
-                reference: &record.reference,
-                attributes: &record.attributes,
-                profile: placed.get(&record.id)?,
-            })
-        })
-        .collect();
-    arrival_changes(store, &arrivals, &created, Utc::now().date_naive())
+    arrival_changes(store, &arrived, events, Utc::now().date_naive())
         .context("failed to read the profiles new records land on")
 }
 

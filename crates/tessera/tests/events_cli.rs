@@ -11,32 +11,13 @@ use serde_json::Value;
 
 #[allow(dead_code)]
 mod node;
+#[macro_use]
 mod postgres_test;
 #[allow(dead_code)]
 mod webhook;
 
 use postgres_test::Schema;
 use webhook::{Delivery, Receiver};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(None);
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                let test = concat!("events_cli::postgres::", stringify!($name));
-                if let Some(schema) = super::Schema::fresh(test) {
-                    super::$name(Some(schema));
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     subscribers_receive_what_their_purpose_may_see_signed_logged_and_again_when_refused,
@@ -537,39 +518,15 @@ fn a_jetstream_subscriber_gets_each_event_once_under_its_id(database: Option<Sch
     let nats = tessera_jetstream::testing::nats_url();
     place.tessera(&["--nats", &nats, "events", "deliver"]);
     let read = || -> Vec<(String, Value)> {
-        runtime.block_on(async {
-            let client = async_nats::connect(&nats).await.unwrap();
-            let stream = async_nats::jetstream::new(client)
-                .get_stream(tessera_events::EVENT_STREAM)
-                .await
-                .unwrap();
-            let consumer = stream
-                .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                    filter_subject: subject.clone(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            let mut messages = consumer
-                .fetch()
-                .max_messages(100)
-                .expires(std::time::Duration::from_secs(1))
-                .messages()
-                .await
-                .unwrap();
-            let mut read = Vec::new();
-            while let Some(message) = futures::StreamExt::next(&mut messages).await {
-                let message = message.unwrap();
-                let id = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("Nats-Msg-Id"))
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                read.push((id, serde_json::from_slice(&message.payload).unwrap()));
-            }
-            read
-        })
+        let messages = runtime.block_on(tessera_jetstream::testing::messages_on(
+            &nats,
+            tessera_events::EVENT_STREAM,
+            &subject,
+        ));
+        messages
+            .into_iter()
+            .map(|(id, payload)| (id, serde_json::from_slice(&payload).unwrap()))
+            .collect()
     };
     let first = read();
     let kinds: Vec<&str> = first

@@ -4,6 +4,7 @@
 //! (two processes on one file) and over PostgreSQL.
 
 mod node;
+#[macro_use]
 mod postgres_test;
 #[allow(dead_code)]
 mod webhook;
@@ -15,28 +16,6 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 use node::{Node, tessera};
-
-/// Each test below runs once with two nodes on one SQLite file and once with two nodes on one
-/// PostgreSQL schema, as `sqlite::name` and `postgres::name`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(None);
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                // Without PostgreSQL (and not required), `fresh` has said why it skips.
-                if let Some(database) = super::postgres_test::Schema::fresh(stringify!($name)) {
-                    super::$name(Some(database));
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     two_nodes_resolve_as_one,

@@ -8,6 +8,7 @@
 //! `TESSERA_REQUIRE_NATS` is set (`.ci/run` sets it).
 
 mod node;
+#[macro_use]
 mod postgres_test;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,25 +25,6 @@ use tessera_store::Store;
 
 use node::tessera;
 use postgres_test::Schema;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(None);
-            })*
-        }
-        mod postgres {
-            $(#[test]
-            fn $name() {
-                if let Some(database) = super::postgres_test::Schema::fresh(stringify!($name)) {
-                    super::$name(Some(database));
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     a_worker_killed_mid_load_loses_nothing_and_stores_nothing_twice,

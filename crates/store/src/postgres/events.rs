@@ -123,11 +123,12 @@ impl EventStore for PgStore {
         holder: &str,
         now_ms: i64,
         until_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let updated = self.execute(
+    ) -> Result<Option<u64>, StoreError> {
+        let rows = self.query(
             "UPDATE subscription SET lease_holder = $2, lease_until_ms = $4
              WHERE subscription_id = $1 AND removed_at IS NULL
-               AND (lease_holder IS NULL OR lease_holder = $2 OR lease_until_ms < $3)",
+               AND (lease_holder IS NULL OR lease_holder = $2 OR lease_until_ms < $3)
+             RETURNING cursor",
             vec![
                 Box::new(id),
                 Box::new(holder.to_string()),
@@ -135,7 +136,10 @@ impl EventStore for PgStore {
                 Box::new(until_ms),
             ],
         )?;
-        Ok(updated == 1)
+        rows.first()
+            .map(|row| row.try_get::<_, i64>(0).map(|c| c as u64))
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     fn release_subscription(&self, id: i64, holder: &str) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 //! [`EventStore`] on SQLite: the change-event outbox and its subscriptions.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use tessera_model::{ChangeKind, ProfileId};
 
 use super::SqliteStore;
@@ -131,14 +131,19 @@ impl EventStore for SqliteStore {
         holder: &str,
         now_ms: i64,
         until_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let updated = self.lock().execute(
-            "UPDATE subscription SET lease_holder = ?2, lease_until_ms = ?4
-             WHERE subscription_id = ?1 AND removed_at IS NULL
-               AND (lease_holder IS NULL OR lease_holder = ?2 OR lease_until_ms < ?3)",
-            params![id, holder, now_ms, until_ms],
-        )?;
-        Ok(updated == 1)
+    ) -> Result<Option<u64>, StoreError> {
+        let cursor: Option<i64> = self
+            .lock()
+            .query_row(
+                "UPDATE subscription SET lease_holder = ?2, lease_until_ms = ?4
+                 WHERE subscription_id = ?1 AND removed_at IS NULL
+                   AND (lease_holder IS NULL OR lease_holder = ?2 OR lease_until_ms < ?3)
+                 RETURNING cursor",
+                params![id, holder, now_ms, until_ms],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(cursor.map(|c| c as u64))
     }
 
     fn release_subscription(&self, id: i64, holder: &str) -> Result<(), StoreError> {

@@ -40,3 +40,28 @@ pub fn say_skipped(test: &str) {
         "skipped PostgreSQL half of {test}: no PostgreSQL (see above)"
     );
 }
+
+/// Each test named runs once over SQLite (`super::name(None)`) and once over a fresh PostgreSQL
+/// schema (`super::name(Some(schema))`), as `sqlite::name` and `postgres::name`; without
+/// PostgreSQL (and not required) the second says why it skips and passes. Declare this module
+/// with `#[macro_use]` to use it.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(None);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                let test = concat!(module_path!(), "::", stringify!($name));
+                if let Some(schema) = super::postgres_test::Schema::fresh(test) {
+                    super::$name(Some(schema));
+                }
+            })*
+        }
+    };
+}
