@@ -92,26 +92,56 @@ impl Dispatcher {
     /// Delivers what waits for every subscription, once.
     pub async fn round(&self) -> RoundReport {
         let mut report = RoundReport::default();
-        let (subscriptions, clients) = match (self.store.subscriptions(), self.store.clients()) {
-            (Ok(subscriptions), Ok(clients)) => (subscriptions, clients),
-            (Err(error), _) | (_, Err(error)) => {
+        let read = (|| {
+            Ok::<_, tessera_store::StoreError>((
+                self.store.subscriptions()?,
+                self.store.change_head()?,
+            ))
+        })();
+        let (subscriptions, head) = match read {
+            Ok(read) => read,
+            Err(error) => {
                 report
                     .failures
                     .push(format!("reading subscriptions: {error}"));
                 return report;
             }
         };
+        // An idle round only reads: a write would cost every reader of a SQLite store its
+        // page cache.
+        let waiting: Vec<&Subscription> =
+            subscriptions.iter().filter(|s| s.cursor < head).collect();
+        if waiting.is_empty() {
+            return report;
+        }
+        let clients = match self.store.clients() {
+            Ok(clients) => clients,
+            Err(error) => {
+                report.failures.push(format!("reading clients: {error}"));
+                return report;
+            }
+        };
         let clients: HashMap<&str, &ClientRow> =
             clients.iter().map(|c| (c.id.as_str(), c)).collect();
-        for subscription in &subscriptions {
+        for subscription in waiting {
             let client = clients.get(subscription.client_id.as_str()).copied();
             let delivered = self.deliver(subscription, client, &mut report).await;
-            // Free the subscription for whichever process comes next (this one's next round,
-            // or another node's); the cursor says where it goes on.
-            let released = self
-                .store
-                .release_subscription(subscription.id, &self.holder);
-            if let Err(error) = delivered.and(released.map_err(DeliveryError::from)) {
+            let outcome = match delivered {
+                // Free the subscription for whichever process comes next (this one's next
+                // round, or another node's); the cursor says where it goes on.
+                Ok(true) => self
+                    .store
+                    .release_subscription(subscription.id, &self.holder)
+                    .map_err(DeliveryError::from),
+                Ok(false) => Ok(()),
+                Err(error) => {
+                    let _ = self
+                        .store
+                        .release_subscription(subscription.id, &self.holder);
+                    Err(error)
+                }
+            };
+            if let Err(error) = outcome {
                 report
                     .failures
                     .push(format!("{}: {error}", subscription.name));
@@ -157,15 +187,16 @@ impl Dispatcher {
             .lease_subscription(subscription.id, &self.holder, now, until)?)
     }
 
+    /// Delivers what waits for one subscription; whether it took the lease.
     async fn deliver(
         &self,
         subscription: &Subscription,
         client: Option<&ClientRow>,
         report: &mut RoundReport,
-    ) -> Result<(), DeliveryError> {
+    ) -> Result<bool, DeliveryError> {
         // A revoked (or removed) client's subscription receives nothing.
         let Some(client) = client.filter(|c| c.revoked_at.is_none()) else {
-            return Ok(());
+            return Ok(false);
         };
         let role = Role::from_name(&client.role)
             .ok_or_else(|| DeliveryError::Refused(format!("unknown role {:?}", client.role)))?;
@@ -176,7 +207,7 @@ impl Dispatcher {
         // The cursor as the lease finds it: another process may have delivered since the
         // subscriptions were read.
         let Some(cursor) = self.take_lease(subscription)? else {
-            return Ok(());
+            return Ok(false);
         };
         let mut leased = Instant::now();
         let events = self.store.changes_after(cursor, self.config.batch)?;
@@ -186,7 +217,7 @@ impl Dispatcher {
         for event in events {
             if leased.elapsed() > self.config.lease / 3 {
                 if self.take_lease(subscription)?.is_none() {
-                    return Ok(());
+                    return Ok(true);
                 }
                 leased = Instant::now();
             }
@@ -219,14 +250,14 @@ impl Dispatcher {
                 .advance_subscription(subscription.id, &self.holder, event.seq)?
             {
                 // Another process took the subscription over; it goes on from the cursor.
-                return Ok(());
+                return Ok(true);
             }
         }
         if let Some(seq) = passed_over {
             self.store
                 .advance_subscription(subscription.id, &self.holder, seq)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The delivery's access-log entry, appended before anything leaves.

@@ -2,7 +2,7 @@
 //!
 //! A change is written in the transaction that makes it: a resolution run's profile events
 //! (created, merged, split) and the record arrivals its caller found eventful
-//! ([`ResolutionOutcome::changes`], from [`arrival_changes`]) are stored by
+//! ([`crate::ResolutionOutcome::changes`], from [`arrival_changes`]) are stored by
 //! [`crate::ResolutionSession::apply`]; changes that come with time (a permit entering its last
 //! 30 days, [`announce_expiring_permits`]) by [`crate::ResolutionSession::add_changes`]. Both
 //! run while the session holds the one resolution turn, so the outbox's `seq` order is commit
@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use tessera_model::{Attribute, ChangeKind, ProfileId, expires_soon};
 
-use crate::{ProfileEvent, RecordId, ResolutionOutcome, Store, StoreError, StoredRecord};
+use crate::{ProfileEvent, RecordId, Store, StoreError, StoredRecord};
 
 /// A change about to be written to the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,38 +44,25 @@ impl NewChange {
             record: Some(record),
         }
     }
-
-    /// The outbox rows of a resolution run's profile event. An id is created once and merged
-    /// once; a split gives out a new id: so each event's ids make its key.
-    pub fn of_profile_event(event: &ProfileEvent) -> NewChange {
-        let (kind, profile, other) = match event {
-            ProfileEvent::Created { profile } => (ChangeKind::ProfileCreated, profile, None),
-            ProfileEvent::Merged { from, into } => (ChangeKind::ProfileMerged, into, Some(from)),
-            ProfileEvent::Split { from, new } => (ChangeKind::ProfileSplit, from, Some(new)),
-        };
-        let key = match other {
-            Some(other) => format!("{}:{profile}:{other}", kind.name()),
-            None => format!("{}:{profile}", kind.name()),
-        };
-        NewChange {
-            kind,
-            profile: profile.clone(),
-            other: other.cloned(),
-            record: None,
-            key,
-        }
-    }
 }
 
-/// Every outbox row a resolution outcome writes: its profile events, then its arrivals.
-pub(crate) fn outcome_changes(outcome: &ResolutionOutcome) -> Vec<NewChange> {
-    outcome
-        .events
-        .iter()
-        .map(NewChange::of_profile_event)
-        .chain(outcome.changes.iter().cloned())
-        .collect()
-}
+/// The outbox rows of a run's profile events, selected from `profile_event` in the database,
+/// so that a first run's million `created` events are not built again in memory. A profile id
+/// is created once and merged once, and a split gives out a new id: each event's ids make its
+/// key. Each backend puts its parameter for the run in place of `{run}`, and its column of the
+/// rows' insertion order (the run's event order) in place of `{order}`, selected as `ord`.
+pub(crate) const PROFILE_EVENT_CHANGES: &str = "
+    SELECT {order} AS ord,
+           CASE kind WHEN 'created' THEN 'profile_created:' || profile_id
+                     WHEN 'merged' THEN 'profile_merged:' || other_profile_id || ':' || profile_id
+                     ELSE 'profile_split:' || profile_id || ':' || other_profile_id END AS event_key,
+           CASE kind WHEN 'created' THEN 'profile_created'
+                     WHEN 'merged' THEN 'profile_merged'
+                     ELSE 'profile_split' END AS kind,
+           CASE kind WHEN 'merged' THEN other_profile_id ELSE profile_id END AS profile_id,
+           CASE kind WHEN 'merged' THEN profile_id
+                     WHEN 'split' THEN other_profile_id END AS other_profile_id
+    FROM profile_event WHERE run = {run}";
 
 /// A change as the outbox holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -288,14 +275,20 @@ pub fn arrival_changes(
     Ok(changes)
 }
 
-/// Whether a record's attributes could bring a change on arrival (see
+/// Whether a record's attributes could bring a change on arrival judged on `today` (see
 /// [`tessera_model::arrival_changes`]): lets a caller keep only those records' attributes.
 /// `with_addresses` counts an address (not worth keeping when every profile is new).
-pub fn may_change_on_arrival(attributes: &[Attribute], with_addresses: bool) -> bool {
+pub fn may_change_on_arrival(
+    attributes: &[Attribute],
+    with_addresses: bool,
+    today: NaiveDate,
+) -> bool {
     attributes.iter().any(|attribute| match attribute {
         Attribute::Address(_) => with_addresses,
         Attribute::Employment(employment) => employment.to.is_some(),
-        Attribute::Permit(permit) => permit.valid_until.is_some(),
+        Attribute::Permit(permit) => permit
+            .valid_until
+            .is_some_and(|end| expires_soon(end, today)),
         _ => false,
     })
 }

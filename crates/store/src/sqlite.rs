@@ -851,12 +851,19 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
              CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
         )?;
     }
-    insert_changes(
-        connection,
-        &crate::events::outcome_changes(outcome),
-        Some(run),
-        outcome.finished_at,
+    // The outbox: the run's profile events, then what its new records brought.
+    connection.execute(
+        &format!(
+            "INSERT OR IGNORE INTO change_event
+             (event_key, kind, profile_id, other_profile_id, run, occurred_at)
+             SELECT event_key, kind, profile_id, other_profile_id, ?1, ?2 FROM ({}) ORDER BY ord",
+            crate::events::PROFILE_EVENT_CHANGES
+                .replace("{run}", "?1")
+                .replace("{order}", "rowid")
+        ),
+        params![run, timestamp(outcome.finished_at)],
     )?;
+    insert_changes(connection, &outcome.changes, Some(run), outcome.finished_at)?;
     if let Some(queue) = &outcome.review {
         connection.execute("DELETE FROM review_pair", [])?;
         let mut review = connection.prepare_cached(

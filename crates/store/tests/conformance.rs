@@ -1169,3 +1169,61 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
         assert!(store.add_subscription(&new).unwrap().is_some(), "{name}");
     }
 }
+
+/// A run's merges and splits reach the outbox naming the surviving profile and the other one,
+/// in the run's order.
+#[test]
+fn merges_and_splits_are_announced_with_both_profiles() {
+    for backend in backends("merges_and_splits_are_announced_with_both_profiles") {
+        let (name, store) = (backend.name(), backend.store());
+        let id = |text: &str| ProfileId::new(text.to_string());
+        apply(
+            store,
+            vec![],
+            vec![
+                ProfileEvent::Created { profile: id("p-1") },
+                ProfileEvent::Created { profile: id("p-2") },
+            ],
+        );
+        apply(
+            store,
+            vec![],
+            vec![
+                ProfileEvent::Merged {
+                    from: id("p-2"),
+                    into: id("p-1"),
+                },
+                ProfileEvent::Split {
+                    from: id("p-1"),
+                    new: id("p-3"),
+                },
+                ProfileEvent::Created { profile: id("p-3") },
+            ],
+        );
+        let seen: Vec<(u64, ChangeKind, String, Option<String>)> = store
+            .changes_after(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                (
+                    e.seq,
+                    e.kind,
+                    e.profile.as_str().to_string(),
+                    e.other.map(|p| p.as_str().to_string()),
+                )
+            })
+            .collect();
+        let some = |text: &str| Some(text.to_string());
+        assert_eq!(
+            seen,
+            vec![
+                (1, ChangeKind::ProfileCreated, "p-1".into(), None),
+                (2, ChangeKind::ProfileCreated, "p-2".into(), None),
+                (3, ChangeKind::ProfileMerged, "p-1".into(), some("p-2")),
+                (4, ChangeKind::ProfileSplit, "p-1".into(), some("p-3")),
+                (5, ChangeKind::ProfileCreated, "p-3".into(), None),
+            ],
+            "{name}"
+        );
+    }
+}

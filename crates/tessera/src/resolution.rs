@@ -126,6 +126,7 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
     // Before the first run every profile is new, and a new profile's address is no change:
     // keeping every record's attributes for nothing would double a first run's memory.
     let profiles_exist = store.resolution_head()? > 0;
+    let today = Utc::now().date_naive();
     let mut loaded = Loaded {
         facts: Vec::new(),
         ids: Vec::new(),
@@ -146,7 +147,8 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
             loaded
                 .identifiers
                 .push(lookup_identifiers(&record.attributes));
-            if record.profile.is_none() && may_change_on_arrival(&record.attributes, profiles_exist)
+            if record.profile.is_none()
+                && may_change_on_arrival(&record.attributes, profiles_exist, today)
             {
                 loaded.arriving.push(record.clone());
             }

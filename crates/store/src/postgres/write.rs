@@ -269,7 +269,8 @@ pub(crate) struct Resolution {
     events: Vec<EventStep>,
     /// `None`: the queue stays as it is.
     review: Option<Table>,
-    /// The outbox rows: the profile events', then the arrivals'.
+    /// The outbox rows of the run's arrivals (its profile events' rows are made from
+    /// `profile_event`).
     changes: Table,
 }
 
@@ -462,7 +463,7 @@ impl Resolution {
             identifiers,
             events,
             review,
-            changes: change_table(&crate::events::outcome_changes(outcome)),
+            changes: change_table(&outcome.changes),
         }
     }
 }
@@ -613,6 +614,24 @@ pub(crate) async fn apply_in(
             }
         }
     }
+    // The outbox: the run's profile events, then what its new records brought.
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO change_event
+                 (seq, event_key, kind, profile_id, other_profile_id, run, occurred_at)
+                 SELECT (SELECT coalesce(max(seq), 0) FROM change_event)
+                        + row_number() OVER (ORDER BY ord),
+                        event_key, kind, profile_id, other_profile_id, $1, $2
+                 FROM ({}) AS run_events ORDER BY ord
+                 ON CONFLICT (event_key) DO NOTHING",
+                crate::events::PROFILE_EVENT_CHANGES
+                    .replace("{run}", "$1")
+                    .replace("{order}", "id")
+            ),
+            &[&run, &resolution.finished_at],
+        )
+        .await?;
     insert_changes(
         transaction,
         &resolution.changes,
