@@ -45,12 +45,17 @@ pub use events::{
 };
 pub use postgres::PgStore;
 pub use prepared::PreparedRecord;
-pub use sqlite::{ACCESS_LOG_FILE, DATABASE_FILE, SqliteStore};
+pub use sqlite::{ACCESS_LOG_FILE, DATABASE_FILE, SCHEMA_LOCK_FILE, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot lock {path} to set up the store: {source}")]
+    SchemaLock {
         path: std::path::PathBuf,
         source: std::io::Error,
     },

@@ -29,6 +29,8 @@ mod events;
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "tessera.sqlite3";
+/// The file processes lock while they set up and migrate the data directory's databases.
+pub const SCHEMA_LOCK_FILE: &str = "schema.lock";
 /// The access log's database file inside the data directory.
 pub const ACCESS_LOG_FILE: &str = "access-log.sqlite3";
 
@@ -257,6 +259,17 @@ impl SqliteStore {
         })?;
         let path = data_dir.join(DATABASE_FILE);
         let log_path = data_dir.join(ACCESS_LOG_FILE);
+        // Processes opening the directory at once take turns setting up and migrating the
+        // files: each migration reads the schema version and then writes, and two doing so
+        // together both try to create the same tables. The lock is the operating system's
+        // (flock), so a process that dies holding it releases it.
+        let lock_path = data_dir.join(SCHEMA_LOCK_FILE);
+        let schema_lock = std::fs::File::create(&lock_path)
+            .and_then(|file| file.lock().map(|()| file))
+            .map_err(|source| StoreError::SchemaLock {
+                path: lock_path,
+                source,
+            })?;
         let mut connection = open_writer(&path, 65536, None)?;
         let mut log = open_writer(&log_path, LOG_WRITER_CACHE_KIB, Some(LOG_PAGE_SIZE))?;
         log_migrations().to_latest(&mut log)?;
@@ -266,6 +279,7 @@ impl SqliteStore {
             move_access_log(&connection, &log_path)?;
         }
         migrations().to_latest(&mut connection)?;
+        drop(schema_lock);
         let checkpointer = Some(Checkpointer::start(&path)?);
         let log_checkpointer = Some(Checkpointer::start(&log_path)?);
         let readers = (0..READERS)
@@ -1033,6 +1047,29 @@ impl Drop for SqliteSession<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Several processes (here threads, each with its own connections and file handles, as
+    /// processes have) opening one new data directory at the same moment: each waits for the
+    /// one creating the schema, and none fails.
+    #[test]
+    fn stores_opened_at_once_on_a_new_directory_take_turns_creating_it() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (dir, start) = (dir.path().to_path_buf(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        SqliteStore::open(&dir).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().unwrap();
+            }
+        }
+    }
 
     #[test]
     fn migrations_are_valid() {
