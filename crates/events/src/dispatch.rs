@@ -61,9 +61,9 @@ pub struct Dispatcher {
     /// This process's name in leases: unique per running dispatcher.
     holder: String,
     http: reqwest::Client,
-    /// Where JetStream is, and the connection once a JetStream subscription needed it (a
-    /// registry with only webhooks never connects).
-    nats_url: Option<String>,
+    /// Where JetStream is and the registry's NATS prefix, and the connection once a JetStream
+    /// subscription needed it (a registry with only webhooks never connects).
+    nats: Option<(String, String)>,
     jetstream: tokio::sync::Mutex<Option<JetStreamSink>>,
     config: DispatchConfig,
 }
@@ -74,7 +74,7 @@ impl Dispatcher {
         policy: Arc<Policy>,
         keyring: Arc<dyn Fn() -> Arc<Keyring> + Send + Sync>,
         holder: String,
-        nats_url: Option<String>,
+        nats: Option<(String, String)>,
         config: DispatchConfig,
     ) -> Dispatcher {
         Dispatcher {
@@ -83,7 +83,7 @@ impl Dispatcher {
             keyring,
             holder,
             http: reqwest::Client::new(),
-            nats_url,
+            nats,
             jetstream: tokio::sync::Mutex::new(None),
             config,
         }
@@ -328,15 +328,15 @@ impl Dispatcher {
                 Ok(())
             }
             SubscriptionTarget::JetStream { subject } => {
-                let url = self
-                    .nats_url
-                    .as_deref()
+                let (url, prefix) = self
+                    .nats
+                    .as_ref()
                     .ok_or_else(|| DeliveryError::NoJetStream(subject.clone()))?;
                 let mut connection = self.jetstream.lock().await;
                 let sink = match connection.as_ref() {
                     Some(sink) => sink.clone(),
                     None => connection
-                        .insert(JetStreamSink::connect(url).await?)
+                        .insert(JetStreamSink::connect(url, prefix).await?)
                         .clone(),
                 };
                 drop(connection);

@@ -16,7 +16,7 @@ mod message;
 pub mod signature;
 
 pub use dispatch::{DispatchConfig, Dispatcher, RoundReport, secret_aad};
-pub use jetstream::{EVENT_STREAM, EVENT_SUBJECT_PREFIX, JetStreamSink};
+pub use jetstream::{JetStreamSink, event_stream, event_subject_prefix};
 pub use message::{EventMessage, Selection, select};
 
 /// Why a delivery failed; the event stays undelivered and is tried again in a later round.

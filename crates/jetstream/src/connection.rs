@@ -68,12 +68,14 @@ impl Nats {
         &self.prefix
     }
 
-    /// A stream name under the prefix: stream names may not hold dots, so `tessera` and
-    /// `ingest` give `TESSERA_INGEST`.
+    /// A stream name under the prefix (see [`stream_name`]).
     pub fn stream_name(&self, what: &str) -> String {
-        format!("{}_{}", self.prefix, what)
-            .to_ascii_uppercase()
-            .replace('-', "_")
+        stream_name(&self.prefix, what)
+    }
+
+    /// The JetStream context, for publishing to a stream this connection set up.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
     }
 
     /// A subject under the prefix: `tessera` and `ingest.tax` give `tessera.ingest.tax`.
@@ -105,6 +107,14 @@ impl Nats {
                 reason: e.to_string(),
             })
     }
+}
+
+/// A stream name under a prefix: stream names may not hold dots, so `tessera` and `ingest`
+/// give `TESSERA_INGEST`.
+pub fn stream_name(prefix: &str, what: &str) -> String {
+    format!("{prefix}_{what}")
+        .to_ascii_uppercase()
+        .replace('-', "_")
 }
 
 /// What a stream should be; file storage always (a stream is the only copy of what it holds

@@ -23,7 +23,7 @@ mod ingest;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use connection::{DEFAULT_NATS_URL, DEFAULT_PREFIX, Nats, StreamSpec};
+pub use connection::{DEFAULT_NATS_URL, DEFAULT_PREFIX, Nats, StreamSpec, stream_name};
 pub use ingest::{
     Backlog, BatchId, Delivery, IngestBatch, IngestQueue, IngestWorker, Published, QueuedRecord,
     WorkerConfig,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
-use tessera_events::{DispatchConfig, Dispatcher, EVENT_SUBJECT_PREFIX, RoundReport, secret_aad};
+use tessera_events::{DispatchConfig, Dispatcher, RoundReport, event_subject_prefix, secret_aad};
 use tessera_model::{Attribute, ChangeKind};
 use tessera_policy::{Action, Operation, Role};
 use tessera_store::{NewSubscription, SubscriptionTarget};
@@ -89,8 +89,9 @@ pub(crate) fn subscribe(context: &Settings, options: NewSubscriptionOptions) -> 
             SubscriptionTarget::Webhook { url }
         }
         (None, Some(subject)) => {
-            let valid = subject.starts_with(EVENT_SUBJECT_PREFIX)
-                && subject.len() > EVENT_SUBJECT_PREFIX.len()
+            let under = event_subject_prefix(&context.queue_prefix);
+            let valid = subject.starts_with(&under)
+                && subject.len() > under.len()
                 && subject.split('.').all(|token| {
                     !token.is_empty()
                         && token
@@ -99,8 +100,8 @@ pub(crate) fn subscribe(context: &Settings, options: NewSubscriptionOptions) -> 
                 });
             if !valid {
                 return Err(input_error(format!(
-                    "--jetstream {subject:?}: give a subject under {EVENT_SUBJECT_PREFIX} \
-                     (e.g. {EVENT_SUBJECT_PREFIX}migration), tokens of letters, digits, - and _"
+                    "--jetstream {subject:?}: give a subject under {under} \
+                     (e.g. {under}migration), tokens of letters, digits, - and _"
                 )));
             }
             SubscriptionTarget::JetStream { subject }
@@ -206,7 +207,7 @@ fn dispatcher(
         Arc::new(context.policy.clone()),
         Arc::new(move || keyring.clone()),
         holder_name(),
-        Some(context.nats.clone()),
+        Some((context.nats.clone(), context.queue_prefix.clone())),
         DispatchConfig::default(),
     ))
 }
@@ -383,7 +384,7 @@ pub(crate) fn start_in_background(
     context: &Settings,
     store: Arc<dyn tessera_store::Database>,
     keyring: Arc<dyn Fn() -> Arc<tessera_seal::Keyring> + Send + Sync>,
-    nats: Option<String>,
+    nats: Option<(String, String)>,
     config: DispatchConfig,
     permit_scan_every: Duration,
     stop: Arc<AtomicBool>,

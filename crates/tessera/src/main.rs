@@ -88,8 +88,9 @@ struct Cli {
     #[arg(long, global = true, env = "TESSERA_NATS_URL", default_value = tessera_jetstream::DEFAULT_NATS_URL)]
     nats: String,
 
-    /// The prefix of the queue's stream, subjects and consumer names on NATS (several
-    /// registries may share one server under different prefixes).
+    /// The prefix of every name on NATS: the ingest queue's stream, subjects and consumer, and
+    /// the change-event stream and subjects (several registries may share one server under
+    /// different prefixes).
     #[arg(long, global = true, env = "TESSERA_QUEUE_PREFIX", default_value = tessera_jetstream::DEFAULT_PREFIX)]
     queue_prefix: String,
 

@@ -132,7 +132,7 @@ pub(crate) fn run(context: &Settings, options: ServeOptions) -> anyhow::Result<(
         context,
         store,
         Arc::new(move || keyring_state.keyring()),
-        Some(context.nats.clone()),
+        Some((context.nats.clone(), context.queue_prefix.clone())),
         DispatchConfig {
             lease: Duration::from_secs(options.event_lease_seconds.max(1)),
             ..DispatchConfig::default()

@@ -490,11 +490,16 @@ fn a_jetstream_subscriber_gets_each_event_once_under_its_id(database: Option<Sch
     }
     let place = Place::new(database);
     place.tessera(&["demo", "--persons", "200", "--seed", "5"]);
-    // Ids are unique per registry; this run's must not meet another run's in the stream.
-    let unique = tessera_jetstream::testing::unique_prefix();
-    let (name, subject) = (format!("js-{unique}"), format!("tessera.events.{unique}"));
+    // A NATS prefix of this run's own, as a registry sharing the server would have.
+    let prefix = tessera_jetstream::testing::unique_prefix();
+    let (name, subject) = (
+        "migration-js".to_string(),
+        format!("{prefix}.events.migration"),
+    );
     let agency = place.client("agency", "Migration centre");
     place.tessera(&[
+        "--queue-prefix",
+        &prefix,
         "events",
         "subscribe",
         "--name",
@@ -516,11 +521,19 @@ fn a_jetstream_subscriber_gets_each_event_once_under_its_id(database: Option<Sch
         "registry.csv",
     );
     let nats = tessera_jetstream::testing::nats_url();
-    place.tessera(&["--nats", &nats, "events", "deliver"]);
+    let deliver = [
+        "--nats",
+        &nats,
+        "--queue-prefix",
+        &prefix,
+        "events",
+        "deliver",
+    ];
+    place.tessera(&deliver);
     let read = || -> Vec<(String, Value)> {
         let messages = runtime.block_on(tessera_jetstream::testing::messages_on(
             &nats,
-            tessera_events::EVENT_STREAM,
+            &tessera_events::event_stream(&prefix),
             &subject,
         ));
         messages
@@ -550,7 +563,7 @@ fn a_jetstream_subscriber_gets_each_event_once_under_its_id(database: Option<Sch
             assert_eq!(db.execute(&rewind, []).unwrap(), 1);
         }
     }
-    let again = place.tessera(&["--nats", &nats, "events", "deliver"]);
+    let again = place.tessera(&deliver);
     assert!(again.starts_with("delivered 2 "), "{again}");
     assert_eq!(read().len(), 2, "the stream kept each event once");
 }
