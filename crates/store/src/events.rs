@@ -89,7 +89,7 @@ pub enum SubscriptionTarget {
 }
 
 impl SubscriptionTarget {
-    fn columns(&self) -> (&'static str, &str) {
+    pub(crate) fn columns(&self) -> (&'static str, &str) {
         match self {
             SubscriptionTarget::Webhook { url } => ("webhook", url),
             SubscriptionTarget::JetStream { subject } => ("jetstream", subject),
@@ -176,10 +176,6 @@ pub(crate) fn subscription_from_columns(
         cursor: cursor as u64,
         created_at: crate::columns::parse_time(created_at)?,
     })
-}
-
-pub(crate) fn target_columns(target: &SubscriptionTarget) -> (&'static str, &str) {
-    target.columns()
 }
 
 /// The outbox and the subscriptions, for the dispatchers that deliver events.

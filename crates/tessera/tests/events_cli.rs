@@ -25,9 +25,13 @@ on_both_backends!(
     a_jetstream_subscriber_gets_each_event_once_under_its_id,
 );
 
-const REGISTRY_MAPPING: &str = r#"
+/// A CSV source's mapping: a person's key, name, birth date and SNILS, then `rest` (more
+/// `[[field]]` tables).
+fn mapping(source: &str, rest: &str) -> String {
+    format!(
+        r#"
 [source]
-name = "registry"
+name = "{source}"
 format = "csv"
 encoding = "utf-8"
 delimiter = ","
@@ -55,7 +59,12 @@ formats = ["%Y-%m-%d"]
 [[field]]
 column = "snils"
 target = "id.snils"
+{rest}"#
+    )
+}
 
+/// A migration registry: the person's address and permit.
+const REGISTRY_FIELDS: &str = r#"
 [[field]]
 column = "address"
 target = "address.registered"
@@ -70,37 +79,8 @@ target = "permit.valid_until"
 formats = ["%Y-%m-%d"]
 "#;
 
-const PAYROLL_MAPPING: &str = r#"
-[source]
-name = "payroll"
-format = "csv"
-encoding = "utf-8"
-delimiter = ","
-header = true
-null_values = [""]
-
-[[field]]
-column = "key"
-target = "record.key"
-required = true
-
-[[field]]
-column = "surname"
-target = "name.surname"
-
-[[field]]
-column = "given"
-target = "name.given"
-
-[[field]]
-column = "birth"
-target = "birth_date"
-formats = ["%Y-%m-%d"]
-
-[[field]]
-column = "snils"
-target = "id.snils"
-
+/// An employer's payroll: the employment, and when it ended.
+const PAYROLL_FIELDS: &str = r#"
 [[field]]
 column = "employer"
 target = "employment.employer_name"
@@ -127,8 +107,16 @@ impl Place {
         let dir = tempfile::tempdir().unwrap();
         let files = dir.path().join("files");
         std::fs::create_dir_all(&files).unwrap();
-        std::fs::write(files.join("registry.toml"), REGISTRY_MAPPING).unwrap();
-        std::fs::write(files.join("payroll.toml"), PAYROLL_MAPPING).unwrap();
+        std::fs::write(
+            files.join("registry.toml"),
+            mapping("registry", REGISTRY_FIELDS),
+        )
+        .unwrap();
+        std::fs::write(
+            files.join("payroll.toml"),
+            mapping("payroll", PAYROLL_FIELDS),
+        )
+        .unwrap();
         Place {
             data_dir: dir.path().join("data"),
             files,

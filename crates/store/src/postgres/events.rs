@@ -7,8 +7,7 @@ use tokio_postgres::Row;
 use super::PgStore;
 use crate::columns::{parse_time, timestamp};
 use crate::events::{
-    ChangeEvent, EventStore, NewSubscription, Subscription, kinds_column,
-    subscription_from_columns, target_columns,
+    ChangeEvent, EventStore, NewSubscription, Subscription, kinds_column, subscription_from_columns,
 };
 use crate::{RecordId, StoreError};
 
@@ -67,7 +66,7 @@ impl EventStore for PgStore {
     }
 
     fn add_subscription(&self, new: &NewSubscription) -> Result<Option<i64>, StoreError> {
-        let (target, address) = target_columns(&new.target);
+        let (target, address) = new.target.columns();
         let rows = self.query(
             "INSERT INTO subscription
              (subscription_id, name, client_id, purpose, kinds, target, address, secret, cursor,

@@ -7,8 +7,7 @@ use tessera_model::{ChangeKind, ProfileId};
 use super::SqliteStore;
 use crate::columns::{parse_time, timestamp};
 use crate::events::{
-    ChangeEvent, EventStore, NewSubscription, Subscription, kinds_column,
-    subscription_from_columns, target_columns,
+    ChangeEvent, EventStore, NewSubscription, Subscription, kinds_column, subscription_from_columns,
 };
 use crate::{RecordId, StoreError};
 
@@ -73,7 +72,7 @@ impl EventStore for SqliteStore {
     }
 
     fn add_subscription(&self, new: &NewSubscription) -> Result<Option<i64>, StoreError> {
-        let (target, address) = target_columns(&new.target);
+        let (target, address) = new.target.columns();
         let inserted = self.lock().execute(
             "INSERT OR IGNORE INTO subscription
              (name, client_id, purpose, kinds, target, address, secret, cursor, created_at)
