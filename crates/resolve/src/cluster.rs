@@ -4,14 +4,16 @@
 //! profile stays coherent as a whole: it would not hold two different valid values of one strong
 //! identifier kind, no more of the record pairs across the two clusters are vetoed
 //! (clearly different given names, birth dates or sex) than not, and the evidence of the other cross
-//! pairs (their weights without the prior) is, on average, not against the merge. So a family sharing a phone and an address, or a child's record carrying a parent's
-//! phone, does not pull two people into one profile through one weak link.
+//! pairs (their weights without the prior) is, on average, not against the merge, and the two do
+//! not carry only clearly different birth dates. So a family sharing a phone and an address, or
+//! a child's record carrying a parent's phone, does not pull two people into one profile through
+//! one weak link, nor through an undated record that agrees with both.
 
 use std::collections::HashMap;
 
 use tessera_model::{IdKind, SourceId};
 
-use crate::compare::{compare, patronymics_differ};
+use crate::compare::{Field, compare, patronymics_differ};
 use crate::features::RecordFacts;
 use crate::model::Model;
 
@@ -34,6 +36,10 @@ const REGISTER_LINK_RATE_DENOMINATOR: u64 = 200;
 
 /// ...over at least this many records: in a small source, the absence of duplicates says little.
 const REGISTER_MIN_RECORDS: u64 = 1_000;
+
+/// The birth-date comparison level "different": not equal, not a swap or one digit apart, not
+/// the same year (see [`Field::level_names`]).
+const BIRTH_DATES_DIFFERENT: u8 = 4;
 
 /// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
 /// evenly spread sample of this many members.
@@ -192,10 +198,21 @@ impl Clusters {
         grounds: Grounds,
     ) -> Option<Merge> {
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
+        // Cross pairs where both records carry a birth date, how many of them clearly differ,
+        // and whether any pair shares a valid strong identifier.
+        let (mut dated, mut dates_differ, mut shared_identifier) = (0u32, 0u32, false);
         for a in sample(&self.members[ra as usize]) {
             for b in sample(&self.members[rb as usize]) {
                 let (x, y) = (&records[a as usize], &records[b as usize]);
                 let comparison = compare(x, y);
+                match comparison.level(Field::BirthDate) {
+                    0 => {}
+                    level => {
+                        dated += 1;
+                        dates_differ += u32::from(level == BIRTH_DATES_DIFFERENT);
+                    }
+                }
+                shared_identifier |= comparison.strong_agree();
                 match crate::model::veto(&comparison) {
                     Some(crate::model::Veto::StrongIdConflict) => {
                         return Some(Merge::StrongConflict);
@@ -214,7 +231,13 @@ impl Clusters {
             Grounds::UniqueName => vetoed > 0,
             Grounds::Decided | Grounds::Link => vetoed > agreeing,
         };
-        if contradicted || weight_sum / f64::from(agreeing.max(1)) < 0.0 {
+        // Two profiles whose birth dates all clearly differ are two persons, however many
+        // undated records agree with both: a family's records joined through an undated record
+        // that carries the shared address or phone (a child's school record and a parent's
+        // health record through the parent's tax record). One date with a typo or a swap is
+        // "near", not different, and a shared valid identifier still decides.
+        let dates_apart = dated > 0 && dates_differ == dated && !shared_identifier;
+        if contradicted || dates_apart || weight_sum / f64::from(agreeing.max(1)) < 0.0 {
             return Some(Merge::Incoherent);
         }
         None

@@ -186,6 +186,41 @@ fn twins_and_namesakes_stay_apart() {
     );
 }
 
+/// A parent and a child of the same name at one address, and an undated record (a tax record
+/// with no birth date) carrying that name, the address and the family phone: it agrees with
+/// both, but the parent's and the child's birth dates clearly differ, so they stay two profiles.
+#[test]
+fn an_undated_record_does_not_chain_a_parent_and_a_child_of_one_name() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, ул. Садовая, д. 94, кв. 387");
+    let phone = id(IdKind::Phone, "+79161234567");
+    let parent = b.add(
+        "health",
+        name("Осипов", "Александр", Some("Сергеевич")),
+        date(1980, 3, 14),
+        vec![home.clone(), phone.clone()],
+    );
+    let child = b.add(
+        "school",
+        name("Осипов", "Александр", Some("Александрович")),
+        date(2010, 9, 1),
+        vec![home.clone(), phone.clone()],
+    );
+    let undated = b.add(
+        "tax",
+        name("Осипов", "Александр", None),
+        None,
+        vec![home.clone(), phone.clone()],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    assert!(!b.same(profiles, parent, child), "parent and child merged");
+    assert!(
+        b.same(profiles, undated, parent) || b.same(profiles, undated, child),
+        "the undated record joined neither"
+    );
+}
+
 #[test]
 fn spelling_variants_swaps_and_married_names_come_together() {
     let mut b = Builder::population(600);
