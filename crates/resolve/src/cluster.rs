@@ -199,7 +199,7 @@ impl Clusters {
     ) -> Option<Merge> {
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
         // Cross pairs where both records carry a birth date, how many of them clearly differ,
-        // and whether any pair shares a valid strong identifier.
+        // and whether any pair shares an identifier.
         let (mut dated, mut dates_differ, mut shared_identifier) = (0u32, 0u32, false);
         for a in sample(&self.members[ra as usize]) {
             for b in sample(&self.members[rb as usize]) {
@@ -212,7 +212,10 @@ impl Clusters {
                         dates_differ += u32::from(level == BIRTH_DATES_DIFFERENT);
                     }
                 }
-                shared_identifier |= comparison.strong_agree();
+                // As in the veto: an agreeing identifier, or another typed identifier one
+                // digit from agreeing, outweighs a clearly different date.
+                shared_identifier |=
+                    comparison.strong_agree() || comparison.level(Field::StrongId) == 4;
                 match crate::model::veto(&comparison) {
                     Some(crate::model::Veto::StrongIdConflict) => {
                         return Some(Merge::StrongConflict);
@@ -235,7 +238,7 @@ impl Clusters {
         // undated records agree with both: a family's records joined through an undated record
         // that carries the shared address or phone (a child's school record and a parent's
         // health record through the parent's tax record). One date with a typo or a swap is
-        // "near", not different, and a shared valid identifier still decides.
+        // "near", not different, and a shared identifier still decides.
         let dates_apart = dated > 0 && dates_differ == dated && !shared_identifier;
         if contradicted || dates_apart || weight_sum / f64::from(agreeing.max(1)) < 0.0 {
             return Some(Merge::Incoherent);

@@ -208,12 +208,14 @@ impl Checkpointer {
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 // A PASSIVE checkpoint never blocks the writer; a failed one is retried next time.
-                while woken.recv().is_ok() {
+                let mut asked = woken.recv().is_ok();
+                while asked {
                     let _ = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
-                    // Nudges that arrive meanwhile wait for the pause and are served by one
-                    // checkpoint: each one syncs the database file to disk, and a busy server
-                    // commits to the access log hundreds of times a second.
-                    std::thread::sleep(CHECKPOINT_PAUSE);
+                    asked = match pause(&woken) {
+                        Pause::Nudged => true,
+                        Pause::Quiet => woken.recv().is_ok(),
+                        Pause::Closed => false,
+                    };
                 }
                 let _ = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
             })
@@ -230,6 +232,31 @@ impl Checkpointer {
     /// Asks for a checkpoint soon; does nothing if one is already asked for.
     pub(crate) fn nudge(&self) {
         let _ = self.wake.try_send(());
+    }
+}
+
+/// How a checkpointer's pause after a checkpoint ended.
+enum Pause {
+    /// Nudges came meanwhile: one checkpoint serves them all.
+    Nudged,
+    Quiet,
+    /// The store is closing: it checkpoints one last time at once, not after the pause (every
+    /// command would otherwise end up to [`CHECKPOINT_PAUSE`] later).
+    Closed,
+}
+
+/// Waits out [`CHECKPOINT_PAUSE`] after a checkpoint: each one syncs the database file to disk,
+/// and a busy server commits to the access log hundreds of times a second.
+fn pause(woken: &std::sync::mpsc::Receiver<()>) -> Pause {
+    let until = std::time::Instant::now() + CHECKPOINT_PAUSE;
+    let mut nudged = false;
+    loop {
+        match woken.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+            Ok(()) => nudged = true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if nudged => return Pause::Nudged,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Pause::Quiet,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Pause::Closed,
+        }
     }
 }
 
