@@ -212,10 +212,8 @@ impl Clusters {
                         dates_differ += u32::from(level == BIRTH_DATES_DIFFERENT);
                     }
                 }
-                // As in the veto: an agreeing identifier, or another typed identifier one
-                // digit from agreeing, outweighs a clearly different date.
-                shared_identifier |=
-                    comparison.strong_agree() || comparison.level(Field::StrongId) == 4;
+                // As in the veto, such an identifier outweighs a clearly different date.
+                shared_identifier |= comparison.identifier_supports();
                 match crate::model::veto(&comparison) {
                     Some(crate::model::Veto::StrongIdConflict) => {
                         return Some(Merge::StrongConflict);

@@ -123,6 +123,12 @@ impl Comparison {
     pub(crate) fn strong_agree(&self) -> bool {
         self.level(Field::StrongId) == 1
     }
+
+    /// An agreeing identifier, or another typed identifier one digit from agreeing: evidence
+    /// that outweighs one clearly different field.
+    pub(crate) fn identifier_supports(&self) -> bool {
+        self.strong_agree() || self.level(Field::StrongId) == 4
+    }
 }
 
 /// Jaro–Winkler similarity of two skeletons (ASCII, so bytes are letters), bit-parallel.

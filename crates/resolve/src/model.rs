@@ -70,8 +70,7 @@ pub struct PairScore {
 /// number at the same employer, or an address. Namesakes are common, often at one
 /// employer, so a name alone never links two records, however rare it is.
 pub fn corroborated(comparison: &Comparison) -> bool {
-    comparison.strong_agree()
-        || comparison.level(Field::StrongId) == 4
+    comparison.identifier_supports()
         || matches!(comparison.level(Field::BirthDate), 1 | 2)
         || matches!(comparison.level(Field::Contact), 1 | 2)
         || comparison.level(Field::Employer) == 1
@@ -330,7 +329,7 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
     // An agreeing identifier, or another typed identifier one digit from agreeing, outweighs one
     // clearly different field, never two.
     // A similar given name beside a shared identifier reads as a typo, not a relative's name.
-    if comparison.strong_agree() || comparison.level(Field::StrongId) == 4 {
+    if comparison.identifier_supports() {
         let given_clearly_differs = comparison.level(Field::Given) == 4;
         return (given_clearly_differs && birth_differs).then_some(Veto::IdentifierCollision);
     }

@@ -1071,9 +1071,9 @@ fn scan_current_on(
     visit: &mut dyn FnMut(StoredRecord),
 ) -> Result<(), StoreError> {
     let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
-             WHERE r.is_current = 1 ORDER BY r.id"
-        );
+        "SELECT {RECORD_COLUMNS} FROM source_record r LEFT JOIN profile_member pm ON pm.record_id = r.id
+         WHERE r.is_current = 1 ORDER BY r.id"
+    );
     let mut statement = connection.prepare(&sql)?;
     let mut rows = statement.query([])?;
     // Reading rows is cheap next to decoding their JSON, so rows are read here and decoded
