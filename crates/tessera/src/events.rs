@@ -22,13 +22,28 @@ use tessera_store::{NewSubscription, SubscriptionTarget};
 use crate::{Settings, count, input_error};
 
 /// What `tessera events subscribe` was asked for.
+#[derive(clap::Args)]
 pub(crate) struct NewSubscriptionOptions {
+    /// A name for the subscription (letters, digits, - and _).
+    #[arg(long)]
     pub(crate) name: String,
+    /// The client id (see `tessera clients list`) whose role the events are read under.
+    #[arg(long)]
     pub(crate) client: String,
+    #[arg(long)]
     pub(crate) purpose: String,
+    /// Kinds of change wanted, comma-separated (profile_created, profile_merged,
+    /// profile_split, address_changed, dismissed, permit_expiring); default: every kind.
+    #[arg(long)]
     pub(crate) kinds: Vec<String>,
+    /// POST each event to this URL, signed (Tessera-Signature: HMAC-SHA256).
+    #[arg(long)]
     pub(crate) webhook: Option<String>,
+    /// Publish each event to this JetStream subject (under tessera.events.).
+    #[arg(long)]
     pub(crate) jetstream: Option<String>,
+    /// Deliver the outbox's earlier events too, not only those after now.
+    #[arg(long)]
     pub(crate) from_start: bool,
 }
 

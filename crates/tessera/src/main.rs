@@ -303,29 +303,7 @@ enum AuditCommand {
 enum EventsCommand {
     /// Subscribe a client to change events under a purpose: it receives only the events and
     /// values the purpose may see, and each delivery is in the access log.
-    Subscribe {
-        /// A name for the subscription (letters, digits, - and _).
-        #[arg(long)]
-        name: String,
-        /// The client id (see `tessera clients list`) whose role the events are read under.
-        #[arg(long)]
-        client: String,
-        #[arg(long)]
-        purpose: String,
-        /// Kinds of change wanted, comma-separated (profile_created, profile_merged,
-        /// profile_split, address_changed, dismissed, permit_expiring); default: every kind.
-        #[arg(long)]
-        kinds: Vec<String>,
-        /// POST each event to this URL, signed (Tessera-Signature: HMAC-SHA256).
-        #[arg(long)]
-        webhook: Option<String>,
-        /// Publish each event to this JetStream subject (under tessera.events.).
-        #[arg(long)]
-        jetstream: Option<String>,
-        /// Deliver the outbox's earlier events too, not only those after now.
-        #[arg(long)]
-        from_start: bool,
-    },
+    Subscribe(events::NewSubscriptionOptions),
     /// The subscriptions in force and how far each has got.
     Subscriptions,
     /// End a subscription.
@@ -491,26 +469,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clients(ClientsCommand::List) => clients::list(&context),
         Command::Clients(ClientsCommand::Revoke { id }) => clients::revoke(&context, &id),
         Command::Audit(AuditCommand::Verify { anchor }) => audit::verify(&context, &anchor),
-        Command::Events(EventsCommand::Subscribe {
-            name,
-            client,
-            purpose,
-            kinds,
-            webhook,
-            jetstream,
-            from_start,
-        }) => events::subscribe(
-            &context,
-            events::NewSubscriptionOptions {
-                name,
-                client,
-                purpose,
-                kinds,
-                webhook,
-                jetstream,
-                from_start,
-            },
-        ),
+        Command::Events(EventsCommand::Subscribe(options)) => events::subscribe(&context, options),
         Command::Events(EventsCommand::Subscriptions) => events::list(&context),
         Command::Events(EventsCommand::Unsubscribe { name }) => {
             events::unsubscribe(&context, &name)
