@@ -45,6 +45,9 @@ fn migrations() -> Migrations<'static> {
         )),
         M::up(include_str!("../migrations/sqlite/0006_log_apart.sql")),
         M::up(include_str!("../migrations/sqlite/0007_change_events.sql")),
+        M::up(include_str!(
+            "../migrations/sqlite/0008_identifier_index_value_first.sql"
+        )),
     ])
 }
 
@@ -883,7 +886,7 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
     if bulk {
         connection.execute_batch(
             "CREATE INDEX profile_member_by_profile ON profile_member (profile_id);
-             CREATE INDEX resolved_identifier_by_value ON resolved_identifier (kind, value);",
+             CREATE INDEX resolved_identifier_by_value ON resolved_identifier (value, kind);",
         )?;
     }
     // The outbox: the run's profile events, then what its new records brought.
