@@ -5,6 +5,7 @@
 //! never on the order the caller gave them in.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -12,9 +13,10 @@ use tessera_model::{ProfileId, RecordKey, RecordRef, SourceId};
 
 use crate::blocking::{BlockingStats, candidate_pairs};
 use crate::cluster::{ClusterStats, Link, StewardPairs, cluster};
-use crate::compare::{Comparison, Field, compare};
+use crate::compare::{Comparison, Field};
 use crate::features::RecordFacts;
 use crate::model::Model;
+use crate::prefetch::compare_pairs;
 use crate::stable_ids::{ProfileChange, assign_stable_ids};
 
 /// A pair is linked when its match weight is at least this many bits: a posterior match
@@ -33,6 +35,50 @@ pub struct ResolveStats {
     /// Candidate pairs at or above the threshold on names (and employer) alone, not linked.
     pub uncorroborated_links: u64,
     pub clustering: ClusterStats,
+    pub timings: PhaseTimings,
+}
+
+/// Where a batch run's time went, phase by phase (wall time, each phase on every core).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PhaseTimings {
+    /// Canonical order and candidate pairs.
+    pub blocking: Duration,
+    /// Comparing every candidate pair field by field.
+    pub comparing: Duration,
+    /// Learning the model (u from random pairs, m by expectation–maximisation).
+    pub learning: Duration,
+    /// Scoring and classifying the pairs, sorting the links.
+    pub scoring: Duration,
+    /// Clustering the links into profiles and choosing the review queue.
+    pub clustering: Duration,
+    /// Stable profile ids.
+    pub naming: Duration,
+}
+
+impl PhaseTimings {
+    /// The phases with their names, in the order they run.
+    pub fn named(&self) -> [(&'static str, Duration); 6] {
+        [
+            ("blocking", self.blocking),
+            ("comparing", self.comparing),
+            ("learning", self.learning),
+            ("scoring", self.scoring),
+            ("clustering", self.clustering),
+            ("naming", self.naming),
+        ]
+    }
+}
+
+/// Measures consecutive phases: each call returns the time since the previous one.
+struct Lap(Instant);
+
+impl Lap {
+    fn next(&mut self) -> Duration {
+        let now = Instant::now();
+        let lap = now - self.0;
+        self.0 = now;
+        lap
+    }
 }
 
 /// The outcome of a resolution run.
@@ -155,10 +201,7 @@ pub fn learn(records: &[RecordFacts]) -> Model {
             std::borrow::Cow::Owned(copy)
         };
     let (pairs, _) = candidate_pairs(&canonical);
-    let comparisons: Vec<Comparison> = pairs
-        .par_iter()
-        .map(|&(i, j)| compare(&canonical[i as usize], &canonical[j as usize]))
-        .collect();
+    let comparisons = compare_pairs(&canonical, &pairs);
     Model::train(&canonical, &comparisons)
 }
 
@@ -171,6 +214,8 @@ pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
 /// persons (see `stable_ids`).
 pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Resolution {
     let n = records.len();
+    let mut lap = Lap(Instant::now());
+    let mut timings = PhaseTimings::default();
     // Sorted on compact keys (in `RecordRef`'s order, ties by input position) rather than by
     // reaching into millions of records from the comparator.
     let mut keys: Vec<(&str, &str, u32, usize)> = records
@@ -192,11 +237,11 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     apply_order(&mut records, &order);
 
     let (pairs, blocking) = candidate_pairs(&records);
-    let comparisons: Vec<Comparison> = pairs
-        .par_iter()
-        .map(|&(i, j)| compare(&records[i as usize], &records[j as usize]))
-        .collect();
+    timings.blocking = lap.next();
+    let comparisons = compare_pairs(&records, &pairs);
+    timings.comparing = lap.next();
     let model = Model::train(&records, &comparisons);
+    timings.learning = lap.next();
 
     // Corroborated pairs above the threshold are links. Pairs that agree exactly on surname and
     // given name and nothing else are name links, whatever their weight: for them, what counts
@@ -235,6 +280,7 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     uncertain.par_sort_unstable_by(by_strength);
     links.par_sort_unstable_by(by_strength);
     name_links.par_sort_unstable_by(by_strength);
+    timings.scoring = lap.next();
 
     // A steward's decisions, by source and key, as record positions (the index only when
     // there are decisions: over millions of records it is not free).
@@ -276,6 +322,7 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         })
         .collect();
     review.shrink_to_fit();
+    timings.clustering = lap.next();
     let previous: Vec<Option<ProfileId>> = order
         .iter()
         .map(|&original| history.previous.get(original).cloned().flatten())
@@ -285,6 +332,7 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     for (id, &original) in canonical_ids.into_iter().zip(&order) {
         profiles[original] = id;
     }
+    timings.naming = lap.next();
     // Freeing millions of records' strings takes seconds; the caller can store the result
     // meanwhile.
     rayon::spawn(move || drop(records));
@@ -295,6 +343,7 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         vetoed_links,
         uncorroborated_links,
         clustering,
+        timings,
     };
     Resolution {
         profiles,

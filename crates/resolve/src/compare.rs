@@ -104,7 +104,7 @@ pub(crate) const EXACT: u8 = 1;
 pub(crate) const MISSING: u8 = 0;
 
 /// The comparison of two records: one level per field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Comparison {
     pub levels: [u8; Field::COUNT],
     /// The name parts of the second record were compared in swapped order.

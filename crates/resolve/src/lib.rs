@@ -21,11 +21,12 @@ mod incremental;
 mod model;
 mod normalise;
 mod online;
+mod prefetch;
 mod stable_ids;
 
 pub use batch::{
-    History, LINK_THRESHOLD_BITS, MAX_REVIEW_PAIRS, REVIEW_FLOOR_BITS, Resolution, ResolveStats,
-    ReviewPair, StewardDecision, apply_order, learn, resolve, resolve_with_history,
+    History, LINK_THRESHOLD_BITS, MAX_REVIEW_PAIRS, PhaseTimings, REVIEW_FLOOR_BITS, Resolution,
+    ResolveStats, ReviewPair, StewardDecision, apply_order, learn, resolve, resolve_with_history,
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;

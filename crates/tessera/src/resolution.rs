@@ -83,6 +83,13 @@ impl ResolveReport {
             count(s.clustering.refused_incoherent),
             count(s.clustering.refused_by_steward),
         );
+        let timings: Vec<String> = s
+            .timings
+            .named()
+            .iter()
+            .map(|(phase, took)| format!("{phase} {:.1}s", took.as_secs_f64()))
+            .collect();
+        println!("  resolve phases: {}", timings.join(", "));
         println!(
             "  profile ids: {} new, {} merged into an older profile (the old id redirects), {} split off; every other id kept",
             count(self.changes.created),
