@@ -5,7 +5,9 @@
 //! identifier kind, no more of the record pairs across the two clusters are vetoed
 //! (clearly different given names, birth dates or sex) than not, and the evidence of the other cross
 //! pairs (their weights without the prior) is, on average, not against the merge, and the two do
-//! not carry only clearly different birth dates. So a family sharing a phone and an address, or
+//! not carry only clearly different birth dates, nor records of clearly different ages (a pupil's
+//! class against the other's birth years, an employer's report against a child; see `age`). So
+//! a family sharing a phone and an address, or
 //! a child's record carrying a parent's phone, does not pull two people into one profile through
 //! one weak link, nor through an undated record that agrees with both.
 
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 
 use tessera_model::{IdKind, SourceId};
 
+use crate::age::AgeEvidence;
 use crate::compare::{Field, compare, patronymics_differ};
 use crate::features::RecordFacts;
 use crate::model::Model;
@@ -76,8 +79,9 @@ pub(crate) struct Clusters {
     parent: Vec<u32>,
     members: Vec<Vec<u32>>,
     strong: Vec<Vec<(IdKind, String)>>,
-    /// Whether any record of the cluster has a birth date.
-    dated: Vec<bool>,
+    /// What the cluster's records say about its person's age (whether any has a birth date among
+    /// it), combined on every union.
+    ages: Vec<AgeEvidence>,
     /// Records a steward said are not this cluster's person.
     apart: Vec<Vec<u32>>,
     /// Sources that keep one record per person: no profile holds two of their records.
@@ -119,7 +123,7 @@ impl Clusters {
             parent: Vec::new(),
             members: Vec::new(),
             strong: Vec::new(),
-            dated: Vec::new(),
+            ages: Vec::new(),
             apart: Vec::new(),
             registers: Vec::new(),
         }
@@ -131,7 +135,7 @@ impl Clusters {
         self.parent.push(i);
         self.members.push(vec![i]);
         self.strong.push(record.strong_ids.clone());
-        self.dated.push(record.birth.is_some());
+        self.ages.push(AgeEvidence::of(record));
         self.apart.push(Vec::new());
         i
     }
@@ -197,6 +201,7 @@ impl Clusters {
         rb: u32,
         grounds: Grounds,
     ) -> Option<Merge> {
+        let ages_apart = self.ages[ra as usize].apart(&self.ages[rb as usize]);
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
         // Cross pairs where both records carry a birth date, how many of them clearly differ,
         // and whether any pair shares an identifier.
@@ -238,7 +243,16 @@ impl Clusters {
         // health record through the parent's tax record). One date with a typo or a swap is
         // "near", not different, and a shared identifier still decides.
         let dates_apart = dated > 0 && dates_differ == dated && !shared_identifier;
-        if contradicted || dates_apart || weight_sum / f64::from(agreeing.max(1)) < 0.0 {
+        // The same for what dates a person without a birth date: a second-grader's undated school
+        // record and an adult namesake's health record joined through the adult's undated tax
+        // record, or an employer's report glued to a child's record by a parent's phone. A
+        // shared identifier decides here too.
+        let ages_apart = ages_apart && !shared_identifier;
+        if contradicted
+            || dates_apart
+            || ages_apart
+            || weight_sum / f64::from(agreeing.max(1)) < 0.0
+        {
             return Some(Merge::Incoherent);
         }
         None
@@ -269,7 +283,7 @@ impl Clusters {
                 root_ids.push(id);
             }
         }
-        self.dated[root as usize] |= self.dated[child as usize];
+        self.ages[root as usize] = self.ages[root as usize].combine(self.ages[child as usize]);
         let moved_apart = std::mem::take(&mut self.apart[child as usize]);
         self.apart[root as usize].extend(moved_apart);
         self.parent[child as usize] = root;
@@ -300,7 +314,7 @@ impl Clusters {
             return false;
         }
         let (ri, rj) = (self.find(i), self.find(j));
-        let (undated, dated) = match (self.dated[ri as usize], self.dated[rj as usize]) {
+        let (undated, dated) = match (self.is_dated(ri), self.is_dated(rj)) {
             (false, true) => (ri, rj),
             (true, false) => (rj, ri),
             _ => return false,
@@ -323,7 +337,7 @@ impl Clusters {
                 continue;
             }
             let root = self.find(c);
-            if self.dated[root as usize] && root != dated {
+            if self.is_dated(root) && root != dated {
                 return false;
             }
             if record.birth.is_none() && root != undated {
@@ -335,7 +349,7 @@ impl Clusters {
 
     /// Whether any record of the cluster rooted at `root` has a birth date.
     pub(crate) fn is_dated(&self, root: u32) -> bool {
-        self.dated[root as usize]
+        self.ages[root as usize].is_dated()
     }
 
     pub(crate) fn find(&mut self, mut i: u32) -> u32 {
@@ -407,7 +421,7 @@ pub(crate) fn cluster(
         parent: (0..n as u32).collect(),
         members: (0..n as u32).map(|i| vec![i]).collect(),
         strong: records.iter().map(|r| r.strong_ids.clone()).collect(),
-        dated: records.iter().map(|r| r.birth.is_some()).collect(),
+        ages: records.iter().map(AgeEvidence::of).collect(),
         apart: vec![Vec::new(); n],
         registers: registers(records, links),
     };

@@ -2,8 +2,11 @@
 //!
 //! Built once per record from its attributes: name parts as skeletons (see `normalise`), birth
 //! date, sex, valid strong identifiers, the record's own valid contacts (phones, car plates,
-//! transport cards), employers (with the employee's personnel number there) and an address key. Invalid identifiers and relations (a parent's phone on a child's school record) are left
-//! out on purpose: they are not evidence about this person.
+//! transport cards), employers (with the employee's personnel number there), an address key, and
+//! what dates the person's age without a birth date: the day the source observed the record, a
+//! pupil's school grade, and whether the record reports the person at work. Invalid identifiers
+//! and relations (a parent's phone on a child's school record) are left out on purpose: they are
+//! not evidence about this person.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,6 +38,14 @@ pub struct RecordFacts {
     /// `employer INN#personnel number`: one employee of one employer.
     pub(crate) staff_numbers: Vec<String>,
     pub(crate) address: Option<String>,
+    /// The day the source observed the record (a report's week, a pupil list's date; the import
+    /// day when the source does not say), if the caller knows it.
+    pub(crate) observed: Option<PartialDate>,
+    /// A pupil's school grade (1 to 11), read from the class the source gives (`7Б`).
+    pub(crate) school_grade: Option<u8>,
+    /// Whether the record reports the person at work for an employer (an employment naming an
+    /// employer or a personnel number): whichever source sends it, not only the employers'.
+    pub(crate) employment: bool,
 }
 
 /// How many distinct names each thread remembers the skeleton of before it starts afresh.
@@ -64,9 +75,15 @@ fn skeleton(text: Option<&str>) -> Option<String> {
 }
 
 impl RecordFacts {
-    /// Extracts the facts of a record from its attributes.
-    pub fn from_attributes(reference: RecordRef, attributes: &[Attribute]) -> RecordFacts {
+    /// Extracts the facts of a record from its attributes; `observed` is the day the source
+    /// observed it (`None` for what was never observed, such as a search query).
+    pub fn from_attributes(
+        reference: RecordRef,
+        observed: Option<PartialDate>,
+        attributes: &[Attribute],
+    ) -> RecordFacts {
         let mut facts = RecordFacts::empty(reference);
+        facts.observed = observed;
         for attribute in attributes {
             match attribute {
                 Attribute::Name(name) if facts.surname.is_none() && facts.given.is_none() => {
@@ -97,6 +114,15 @@ impl RecordFacts {
                     }
                 }
                 Attribute::Employment(job) => {
+                    facts.employment |= job.employer_inn.is_some()
+                        || job
+                            .employer_name
+                            .as_deref()
+                            .is_some_and(|n| !n.trim().is_empty())
+                        || job
+                            .personnel_number
+                            .as_deref()
+                            .is_some_and(|n| !n.trim().is_empty());
                     if let Some(inn) = job.employer_inn.as_ref().filter(|i| i.validity.is_valid()) {
                         facts.employers.push(inn.value.clone());
                         if let Some(number) = job
@@ -108,6 +134,9 @@ impl RecordFacts {
                             facts.staff_numbers.push(format!("{}#{number}", inn.value));
                         }
                     }
+                }
+                Attribute::Education(education) if facts.school_grade.is_none() => {
+                    facts.school_grade = education.level.as_deref().and_then(school_grade);
                 }
                 Attribute::Address(address) if facts.address.is_none() => {
                     facts.address = Some(address_key(&address.text)).filter(|a| !a.is_empty());
@@ -143,10 +172,40 @@ impl RecordFacts {
             employers: Vec::new(),
             staff_numbers: Vec::new(),
             address: None,
+            observed: None,
+            school_grade: None,
+            employment: false,
         }
     }
 
     pub(crate) fn birth_year(&self) -> Option<i32> {
         self.birth.map(|d| d.year_value())
+    }
+}
+
+/// The grade of a school class as Russian and Central Asian schools write it: a number from 1 to
+/// 11, then at most one letter for the parallel class, with or without a space or a hyphen
+/// (`7Б`, `7 Б`, `7-A`, `11`). Anything else (`bachelor`, `12`, `7 класс`) is no grade: a level
+/// that is not a class says nothing about age. A bare number is read as a grade too, so a source
+/// that writes a university course there must not map it to the class.
+pub(crate) fn school_grade(class: &str) -> Option<u8> {
+    let class = class.trim();
+    let digits = class
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(class.len());
+    if digits == 0 || digits > 2 {
+        return None;
+    }
+    let grade: u8 = class[..digits].parse().ok()?;
+    if !(1..=11).contains(&grade) {
+        return None;
+    }
+    let rest = class[digits..].trim_start();
+    let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
+    let mut letters = rest.chars();
+    match (letters.next(), letters.next()) {
+        (None, _) => Some(grade),
+        (Some(letter), None) if letter.is_alphabetic() => Some(grade),
+        _ => None,
     }
 }

@@ -10,6 +10,7 @@
 //!
 //! This crate does no IO and reads no clock, and its output does not depend on input order.
 
+mod age;
 mod batch;
 mod blocking;
 mod cluster;

@@ -65,6 +65,18 @@ impl Builder {
         birth: Option<PartialDate>,
         extra: Vec<Attribute>,
     ) -> usize {
+        self.add_observed(source, name, birth, None, extra)
+    }
+
+    /// A record the source observed on `observed` (a report's week, a pupil list's date).
+    fn add_observed(
+        &mut self,
+        source: &str,
+        name: PersonName,
+        birth: Option<PartialDate>,
+        observed: Option<PartialDate>,
+        extra: Vec<Attribute>,
+    ) -> usize {
         let reference = RecordRef {
             source: SourceId::new(source).unwrap(),
             key: RecordKey::new(&format!("{}", self.records.len())).unwrap(),
@@ -73,8 +85,11 @@ impl Builder {
         let mut attributes = vec![Attribute::Name(name)];
         attributes.extend(birth.map(Attribute::BirthDate));
         attributes.extend(extra);
-        self.records
-            .push(RecordFacts::from_attributes(reference, &attributes));
+        self.records.push(RecordFacts::from_attributes(
+            reference,
+            observed,
+            &attributes,
+        ));
         self.records.len() - 1
     }
 
@@ -221,6 +236,207 @@ fn an_undated_record_does_not_chain_a_parent_and_a_child_of_one_name() {
     );
 }
 
+fn class(level: &str) -> Attribute {
+    Attribute::Education(tessera_model::Education {
+        institution: Some("ГБОУ Школа № 1501".into()),
+        level: Some(level.into()),
+        ..tessera_model::Education::default()
+    })
+}
+
+/// A pupil in grade 2 whose school record carries no birth date, an adult namesake's health
+/// record, and an undated tax record with the name, the address and the phone that agrees with
+/// both: no birth date across the pupil and the adult differs, but the class says the pupil
+/// was born around 2015, and the adult in 1980.
+#[test]
+fn an_undated_record_does_not_chain_a_pupil_and_an_adult_of_one_name() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, ул. Садовая, д. 94, кв. 387");
+    let phone = id(IdKind::Phone, "+79161234567");
+    let adult = b.add(
+        "health",
+        name("Осипов", "Александр", Some("Сергеевич")),
+        date(1980, 3, 14),
+        vec![home.clone(), phone.clone()],
+    );
+    let pupil = b.add_observed(
+        "school",
+        name("Осипов", "Александр", None),
+        None,
+        date(2024, 9, 1),
+        vec![home.clone(), phone.clone(), class("2Б")],
+    );
+    let undated = b.add(
+        "tax",
+        name("Осипов", "Александр", None),
+        None,
+        vec![home.clone(), phone.clone()],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    assert!(
+        !b.same(profiles, adult, pupil),
+        "a second-grader merged with an adult: {:?}",
+        resolution.stats
+    );
+    assert!(
+        b.same(profiles, undated, adult) || b.same(profiles, undated, pupil),
+        "the undated record joined neither"
+    );
+}
+
+/// A child's health record carries the parent's phone, and the parent's employer reports him
+/// under the same name with that phone: the report would join the child, whom it puts at work
+/// at eight.
+#[test]
+fn an_employers_report_does_not_join_a_childs_profile() {
+    let mut b = Builder::population(600);
+    let phone = id(IdKind::Phone, "+79165550011");
+    let child = b.add(
+        "health",
+        name("Рахимов", "Тимур", Some("Тимурович")),
+        date(2016, 2, 10),
+        vec![phone.clone(), id(IdKind::Snils, &snils(700_001))],
+    );
+    let report = b.add_observed(
+        "employer",
+        name("Рахимов", "Тимур", None),
+        None,
+        date(2024, 3, 4),
+        vec![phone.clone(), employment("7707083893", "310")],
+    );
+    let next_week = b.add_observed(
+        "employer",
+        name("Рахимов", "Тимур", None),
+        None,
+        date(2024, 3, 11),
+        vec![phone.clone(), employment("7707083893", "310")],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    assert!(
+        !b.same(profiles, child, report),
+        "an employer's report joined an eight-year-old: {:?}",
+        resolution.stats
+    );
+    assert!(
+        b.same(profiles, report, next_week),
+        "the two weeks of one employee's reports"
+    );
+}
+
+/// The rules date a person, they do not split one: a pupil whose class fits his birth date
+/// joins his own records, undated and dated; so does a fourteen-year-old's employer's report.
+#[test]
+fn a_pupil_whose_class_fits_his_birth_date_keeps_his_records() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, ул. Лесная, д. 8, кв. 12");
+    let phone = id(IdKind::Phone, "+79167770022");
+    // Born in October 2014: grade 4 on 1 September 2024 at the usual age.
+    let health = b.add(
+        "health",
+        name("Гусев", "Артём", Some("Игоревич")),
+        date(2014, 10, 3),
+        vec![
+            home.clone(),
+            phone.clone(),
+            id(IdKind::Snils, &snils(700_002)),
+        ],
+    );
+    let pupil = b.add_observed(
+        "school",
+        name("Гусев", "Артём", Some("Игоревич")),
+        None,
+        date(2024, 9, 1),
+        vec![home.clone(), phone.clone(), class("4 А")],
+    );
+    // Two years behind (a late start and a repeated grade): born in March 2011, usually in grade 7,
+    // in grade 5.
+    let repeater_health = b.add(
+        "health",
+        name("Блинов", "Роман", Some("Олегович")),
+        date(2011, 3, 20),
+        vec![
+            id(IdKind::Snils, &snils(700_003)),
+            id(IdKind::Phone, "+79167770033"),
+        ],
+    );
+    let repeater_pupil = b.add_observed(
+        "school",
+        name("Блинов", "Роман", Some("Олегович")),
+        date(2011, 3, 20),
+        date(2024, 12, 2),
+        vec![id(IdKind::Phone, "+79167770033"), class("5-Б")],
+    );
+    // A class that contradicts the record's own birth date (grade 11 at seven): the record
+    // says nothing clear about its pupil's age, and the birth date still joins him.
+    let misclassed_health = b.add(
+        "health",
+        name("Жуков", "Илья", Some("Денисович")),
+        date(2017, 4, 9),
+        vec![
+            id(IdKind::Snils, &snils(700_005)),
+            id(IdKind::Phone, "+79167770055"),
+        ],
+    );
+    let misclassed_pupil = b.add_observed(
+        "school",
+        name("Жуков", "Илья", Some("Денисович")),
+        date(2017, 4, 9),
+        date(2024, 9, 1),
+        vec![id(IdKind::Phone, "+79167770055"), class("11А")],
+    );
+    // Fourteen since January: the youngest a worker may be.
+    let teenager = b.add(
+        "health",
+        name("Юсупов", "Шерзод", Some("Алишерович")),
+        date(2010, 1, 15),
+        vec![
+            id(IdKind::Snils, &snils(700_004)),
+            id(IdKind::Phone, "+79167770044"),
+        ],
+    );
+    let teenager_report = b.add_observed(
+        "employer",
+        name("Юсупов", "Шерзод", None),
+        None,
+        date(2024, 6, 3),
+        vec![
+            id(IdKind::Phone, "+79167770044"),
+            employment("7707083893", "411"),
+        ],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    assert!(b.same(profiles, health, pupil), "{:?}", resolution.stats);
+    assert!(b.same(profiles, repeater_health, repeater_pupil));
+    assert!(b.same(profiles, misclassed_health, misclassed_pupil));
+    assert!(b.same(profiles, teenager, teenager_report));
+}
+
+#[test]
+fn school_classes_give_their_grade() {
+    let check = |class: &str, expect: Option<u8>| {
+        assert_eq!(crate::features::school_grade(class), expect, "{class:?}");
+    };
+    check("7Б", Some(7));
+    check("7 Б", Some(7));
+    check("7-A", Some(7));
+    check(" 7 - а ", Some(7));
+    check("11А", Some(11));
+    check("11", Some(11));
+    check("1", Some(1));
+    check("12", None);
+    check("0А", None);
+    check("7ББ", None);
+    check("7 класс", None);
+    check("bachelor", None);
+    check("школа", None);
+    check("", None);
+    check("2024", None);
+    check("Б7", None);
+}
+
 #[test]
 fn spelling_variants_swaps_and_married_names_come_together() {
     let mut b = Builder::population(600);
@@ -329,7 +545,7 @@ fn sex_is_part_of_the_facts() {
         key: RecordKey::new("1").unwrap(),
         version: 1,
     };
-    let facts = RecordFacts::from_attributes(reference, &[Attribute::Sex(Sex::Female)]);
+    let facts = RecordFacts::from_attributes(reference, None, &[Attribute::Sex(Sex::Female)]);
     assert_eq!(facts.sex, Some(Sex::Female));
 }
 

@@ -41,7 +41,11 @@ impl ResolverIndex {
         let mut by_profile: HashMap<ProfileId, Vec<RecordFacts>> = HashMap::new();
         let mut all = Vec::new();
         store.scan_current(&mut |record| {
-            let facts = RecordFacts::from_attributes(record.reference.clone(), &record.attributes);
+            let facts = RecordFacts::from_attributes(
+                record.reference.clone(),
+                record.observed_day(),
+                &record.attributes,
+            );
             if let Some(profile) = record.profile {
                 by_profile.entry(profile).or_default().push(facts.clone());
             }
@@ -95,8 +99,11 @@ impl ResolverIndex {
         for run in self.seen + 1..=changes.head {
             while let Some((_, record)) = records.next_if(|(r, _)| *r == run) {
                 if let Some(profile) = &record.profile {
-                    let facts =
-                        RecordFacts::from_attributes(record.reference.clone(), &record.attributes);
+                    let facts = RecordFacts::from_attributes(
+                        record.reference.clone(),
+                        record.observed_day(),
+                        &record.attributes,
+                    );
                     let born = created.get(profile).copied().unwrap_or(run);
                     self.online.absorb(profile.clone(), born, facts);
                 }
@@ -243,8 +250,11 @@ pub fn place_records(
                 (PlacementStatus::Changed, profile)
             }
             (None, None) => {
-                let facts =
-                    RecordFacts::from_attributes(current.reference.clone(), &current.attributes);
+                let facts = RecordFacts::from_attributes(
+                    current.reference.clone(),
+                    current.observed_day(),
+                    &current.attributes,
+                );
                 let outcome = online.resolve(facts);
                 assignments.push(Assignment {
                     record: current.id,

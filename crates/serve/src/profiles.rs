@@ -350,6 +350,7 @@ pub(crate) async fn search(
     };
     let facts = RecordFacts::from_attributes(
         reference,
+        None,
         &[Attribute::Name(name), Attribute::BirthDate(birth)],
     );
     let hits = {

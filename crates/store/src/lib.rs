@@ -33,7 +33,7 @@ mod sqlite;
 pub mod testing;
 
 use chrono::{DateTime, Utc};
-use tessera_model::{Attribute, IdKind, ProfileId, RecordKey, RecordRef, SourceId};
+use tessera_model::{Attribute, IdKind, PartialDate, ProfileId, RecordKey, RecordRef, SourceId};
 
 pub use access::{
     AccessRow, AccessStore, ChainFn, ClientRow, ConsentRow, CorrectionRow, CorrectionStatus,
@@ -161,6 +161,14 @@ pub struct StoredRecord {
     pub observed_at: DateTime<Utc>,
     pub attributes: Vec<Attribute>,
     pub profile: Option<ProfileId>,
+}
+
+impl StoredRecord {
+    /// The day (UTC) the source observed this version, as the resolver dates a weekly report or
+    /// a pupil's class; `None` only for a year outside what a [`PartialDate`] holds.
+    pub fn observed_day(&self) -> Option<PartialDate> {
+        PartialDate::from_naive(self.observed_at.date_naive()).ok()
+    }
 }
 
 /// One record's place in a resolution: its profile, and the identifier values (canonical) by

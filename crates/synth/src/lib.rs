@@ -15,7 +15,7 @@
 //! | `tax` | `tax.csv` | Windows-1251, `;`, whole name in "ФИО", `-` for nothing |
 //! | `health` | `health.csv` | UTF-8 CSV with BOM, ISO dates, sex 1/2, a diagnosis column |
 //! | `employer` | `employer.ndjson` | one line per employee per week, no birth date, two-part key |
-//! | `school` | `school.json` | a JSON array of nested objects, pupils with a parent's phone |
+//! | `school` | `school.json` | a JSON array of nested objects, pupils with a parent's phone, dated lists |
 //!
 //! Code map: `plan.rs` (household make-up and person ids), `person.rs` (people, families, twins,
 //! marriages, documents, jobs), `names.rs` and `zipf.rs` (skewed name pools and name grammar),

@@ -41,7 +41,7 @@ pub(crate) fn run(
     let model = train(store)?;
     let facts: Vec<RecordFacts> = records
         .iter()
-        .map(|r| RecordFacts::from_attributes(r.reference.clone(), &r.attributes))
+        .map(|r| RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes))
         .collect();
     if second.is_some() {
         print!(

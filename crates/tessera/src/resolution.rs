@@ -146,7 +146,9 @@ pub(crate) fn load(store: &dyn Store) -> anyhow::Result<Loaded> {
     let mut flush = |chunk: &mut Vec<StoredRecord>| {
         let extracted: Vec<RecordFacts> = chunk
             .par_iter()
-            .map(|r| RecordFacts::from_attributes(r.reference.clone(), &r.attributes))
+            .map(|r| {
+                RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes)
+            })
             .collect();
         loaded.facts.extend(extracted);
         for record in chunk.drain(..) {

@@ -95,7 +95,7 @@ fn list(store: &dyn Database, limit: usize, grant: &tessera_policy::Grant) -> an
         );
         crate::audit::log_records(store, Review, grant, &[a.clone(), b.clone()])?;
         let facts = |r: &tessera_store::StoredRecord| {
-            RecordFacts::from_attributes(r.reference.clone(), &r.attributes)
+            RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes)
         };
         println!("#{} ", n + 1);
         print!(

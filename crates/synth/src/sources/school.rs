@@ -1,14 +1,17 @@
 //! Schools' pupil lists, as one JSON array of nested objects: the pupil's name and birth date,
-//! school and class, the address, and one parent's name and phone.
+//! school and class, the date of the list, the address, and one parent's name and phone.
 //!
-//! Only school-age children (grades 1 to 11 on 1 September 2024) appear, one record each. The
-//! phone here is the parent's, not the child's: a resolver that treats it as the child's own
+//! Only school-age children (grades 1 to 11 on 1 September 2024) appear, one record each. Each
+//! list is dated that day, as schools date their lists ("по состоянию на"): a class tells a
+//! pupil's age only together with the school year it is for, and the day of the import is not
+//! it. The phone here is the parent's, not the child's: a resolver that treats it as the child's own
 //! would glue children to their parents. Twins show up here side by side: same surname, birth
 //! date, school, class and address, different given names.
 
 use rand::Rng;
 
 use super::{ChunkOutput, JsonValue, SourceKind, push_json_object, record_number};
+use crate::calendar::TODAY;
 use crate::corrupt;
 use crate::ids;
 use crate::names::russian_spelling;
@@ -64,6 +67,11 @@ column = "class"
 target = "education.level"
 
 [[field]]
+column = "list_date"
+target = "record.observed_at"
+formats = ["%d.%m.%Y"]
+
+[[field]]
 column = "parent.name"
 target = "relation.parent.name"
 order = "surname_first"
@@ -116,6 +124,8 @@ pub(super) fn render(
     }
     let school = format!("ГБОУ Школа № {}", household.school);
     let class = format!("{grade}{}", household.class_letter);
+    let mut list_date = String::with_capacity(10);
+    TODAY.write_dmy(&mut list_date);
 
     // The mother is the usual contact when there is one.
     let parents: Vec<&Person> = person
@@ -159,6 +169,7 @@ pub(super) fn render(
             ),
             ("school", JsonValue::Text(&school)),
             ("class", JsonValue::Text(&class)),
+            ("list_date", JsonValue::Text(&list_date)),
             (
                 "parent",
                 JsonValue::Object(&[
