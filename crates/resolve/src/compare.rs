@@ -131,9 +131,18 @@ impl Comparison {
     }
 }
 
-/// Jaro–Winkler similarity of two skeletons (ASCII, so bytes are letters), bit-parallel.
-fn jaro_winkler(a: &str, b: &str) -> f64 {
-    rapidfuzz::distance::jaro_winkler::similarity(a.bytes(), b.bytes())
+/// Whether the Jaro–Winkler similarity of two skeletons (ASCII, so bytes are letters) is at
+/// least `threshold`. Given a cutoff, rapidfuzz gives up as soon as the lengths or the letters in
+/// common rule it out, which is where most candidate pairs' different names and addresses end.
+/// The cutoff sits a hair below the threshold, so that rounding in rapidfuzz's cutoff arithmetic
+/// never decides: the similarity itself is compared with the threshold.
+fn jaro_winkler_at_least(a: &str, b: &str, threshold: f64) -> Option<f64> {
+    rapidfuzz::distance::jaro_winkler::similarity_with_args(
+        a.bytes(),
+        b.bytes(),
+        &rapidfuzz::distance::jaro_winkler::Args::default().score_cutoff(threshold - 1e-9),
+    )
+    .filter(|&similarity| similarity >= threshold)
 }
 
 fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
@@ -148,13 +157,10 @@ fn name_level(a: Option<&str>, b: Option<&str>) -> u8 {
     if one_typo_apart(a, b) {
         return 2;
     }
-    let similarity = jaro_winkler(a, b);
-    if similarity >= 0.92 {
-        2
-    } else if similarity >= 0.80 {
-        3
-    } else {
-        4
+    match jaro_winkler_at_least(a, b, 0.80) {
+        Some(similarity) if similarity >= 0.92 => 2,
+        Some(_) => 3,
+        None => 4,
     }
 }
 
@@ -169,7 +175,7 @@ fn patronymic_level(a: Option<&str>, b: Option<&str>) -> u8 {
     };
     if a == b {
         EXACT
-    } else if jaro_winkler(a, b) >= 0.88 {
+    } else if jaro_winkler_at_least(a, b, 0.88).is_some() {
         2
     } else {
         3
@@ -310,7 +316,7 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     };
     let (numbers_a, numbers_b) = (numbers(a), numbers(b));
     let numbers_agree = numbers_a == numbers_b || one_typo_apart(&numbers_a, &numbers_b);
-    if numbers_agree && jaro_winkler(a, b) >= 0.93 {
+    if numbers_agree && jaro_winkler_at_least(a, b, 0.93).is_some() {
         return 2;
     }
     // Words in common, each word matching if Jaro–Winkler ≥ 0.9 (a typo inside a word), as a
@@ -329,7 +335,11 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     }
     let shared = words_a
         .iter()
-        .filter(|x| words_b.iter().any(|y| x == &y || jaro_winkler(x, y) >= 0.9))
+        .filter(|x| {
+            words_b
+                .iter()
+                .any(|y| x == &y || jaro_winkler_at_least(x, y, 0.9).is_some())
+        })
         .count();
     if shared * 3 >= words_a.len().min(words_b.len()) * 2 {
         if numbers_agree { 2 } else { 3 }

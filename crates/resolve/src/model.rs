@@ -12,8 +12,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-
 use crate::compare::{Comparison, EXACT, Field, MISSING};
 use crate::features::RecordFacts;
 
@@ -352,45 +350,28 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
 fn estimate_u(records: &[RecordFacts]) -> [[f64; MAX_LEVELS]; Field::COUNT] {
     type Counts = [[u64; MAX_LEVELS]; Field::COUNT];
     let n = records.len() as u64;
-    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
     if n >= 2 {
         let mut random = SplitMix(0x7E55_E4A0);
         let samples = RANDOM_PAIRS.min((n * (n - 1) / 2) as usize);
         pairs.reserve(samples);
         for _ in 0..samples {
-            let i = (random.next() % n) as usize;
-            let mut j = (random.next() % n) as usize;
+            let i = random.next() % n;
+            let mut j = random.next() % n;
             if i == j {
-                j = (j + 1) % n as usize;
+                j = (j + 1) % n;
             }
-            pairs.push((i, j));
+            pairs.push((i as u32, j as u32));
         }
     }
-    // The pairs are drawn in one fixed sequence; comparing them is spread over the cores, and
-    // integer counts add up the same in any order.
-    let counts: Counts = pairs
-        .par_iter()
-        .fold(
-            || [[0u64; MAX_LEVELS]; Field::COUNT],
-            |mut counts: Counts, &(i, j)| {
-                let comparison = crate::compare::compare(&records[i], &records[j]);
-                for field in Field::ALL {
-                    counts[field as usize][comparison.level(field) as usize] += 1;
-                }
-                counts
-            },
-        )
-        .reduce(
-            || [[0u64; MAX_LEVELS]; Field::COUNT],
-            |mut a, b| {
-                for (row_a, row_b) in a.iter_mut().zip(b) {
-                    for (x, y) in row_a.iter_mut().zip(row_b) {
-                        *x += y;
-                    }
-                }
-                a
-            },
-        );
+    // The pairs are drawn in one fixed sequence and compared on every core (random records:
+    // the prefetching pass); integer counts add up the same in any order.
+    let mut counts: Counts = [[0u64; MAX_LEVELS]; Field::COUNT];
+    for comparison in crate::prefetch::compare_pairs(records, &pairs) {
+        for field in Field::ALL {
+            counts[field as usize][comparison.level(field) as usize] += 1;
+        }
+    }
     let mut u = [[0.0; MAX_LEVELS]; Field::COUNT];
     for field in Field::ALL {
         let f = field as usize;
