@@ -191,7 +191,10 @@ fn one_character_apart(a: &str, b: &str) -> bool {
 /// added, or two neighbouring characters exchanged (Damerau–Levenshtein distance 1). Compares
 /// bytes: skeletons, identifiers and contacts are ASCII.
 pub(crate) fn one_typo_apart(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    bytes_one_typo_apart(a.as_bytes(), b.as_bytes())
+}
+
+fn bytes_one_typo_apart(a: &[u8], b: &[u8]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if long.len() - short.len() > 1 || a == b {
         return false;
@@ -297,6 +300,60 @@ fn contact_level(a: &[String], b: &[String]) -> u8 {
     }
 }
 
+/// The numbers of an address (house, building, flat, postcode): its runs of digits, in order,
+/// one space between them.
+struct AddressNumbers {
+    /// Inline for any real address; one past [`AddressNumbers::INLINE`] bytes, on the heap.
+    inline: [u8; AddressNumbers::INLINE],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl AddressNumbers {
+    const INLINE: usize = 64;
+
+    /// Written into a buffer on the stack: two addresses are compared for tens of millions of
+    /// candidate pairs, and allocating their numbers was a quarter of the comparison's time.
+    fn of(text: &str) -> AddressNumbers {
+        let mut numbers = AddressNumbers {
+            inline: [0; AddressNumbers::INLINE],
+            len: 0,
+            spilled: Vec::new(),
+        };
+        for run in text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|run| !run.is_empty())
+        {
+            if numbers.len > 0 {
+                numbers.push(b" ");
+            }
+            numbers.push(run.as_bytes());
+        }
+        numbers
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if self.spilled.is_empty() && end <= AddressNumbers::INLINE {
+            self.inline[self.len..end].copy_from_slice(bytes);
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.extend_from_slice(bytes);
+        }
+        self.len = end;
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
 fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     let (Some(a), Some(b)) = (a, b) else {
         return MISSING;
@@ -307,41 +364,29 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     // Close: the same numbers (house, building, flat, postcode), or one typo in them, and
     // nearly the same words. Neighbours on one street differ in their numbers by more than a
     // typo, which Jaro–Winkler over the whole text hardly sees.
-    let numbers = |text: &'_ str| -> String {
-        let digits: Vec<&str> = text
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|n| !n.is_empty())
-            .collect();
-        digits.join(" ")
-    };
-    let (numbers_a, numbers_b) = (numbers(a), numbers(b));
-    let numbers_agree = numbers_a == numbers_b || one_typo_apart(&numbers_a, &numbers_b);
+    let (numbers_a, numbers_b) = (AddressNumbers::of(a), AddressNumbers::of(b));
+    let (numbers_a, numbers_b) = (numbers_a.as_bytes(), numbers_b.as_bytes());
+    let numbers_agree = numbers_a == numbers_b || bytes_one_typo_apart(numbers_a, numbers_b);
     if numbers_agree && jaro_winkler_at_least(a, b, 0.93).is_some() {
         return 2;
     }
     // Words in common, each word matching if Jaro–Winkler ≥ 0.9 (a typo inside a word), as a
     // share of the shorter address: a missing or swapped part of an address is not a different one.
-    let (words_a, words_b): (Vec<&str>, Vec<&str>) =
-        (a.split(' ').collect(), b.split(' ').collect());
+    let words = |text| str::split(text, ' ');
+    let shorter = words(a).count().min(words(b).count());
     // Decide on exact words where that settles it; unrelated addresses (most pairs) share at
     // most a word or two, and the word-by-word Jaro–Winkler is only for the band between.
-    let shorter = words_a.len().min(words_b.len());
-    let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
+    let exact = words(a).filter(|x| words(b).any(|y| y == *x)).count();
     if exact * 3 >= shorter * 2 {
         return if numbers_agree { 2 } else { 3 };
     }
     if exact * 3 < shorter {
         return 4;
     }
-    let shared = words_a
-        .iter()
-        .filter(|x| {
-            words_b
-                .iter()
-                .any(|y| x == &y || jaro_winkler_at_least(x, y, 0.9).is_some())
-        })
+    let shared = words(a)
+        .filter(|x| words(b).any(|y| y == *x || jaro_winkler_at_least(x, y, 0.9).is_some()))
         .count();
-    if shared * 3 >= words_a.len().min(words_b.len()) * 2 {
+    if shared * 3 >= shorter * 2 {
         if numbers_agree { 2 } else { 3 }
     } else {
         4
@@ -510,6 +555,31 @@ mod tests {
             2,
             "a postcode typo in an otherwise shared address"
         );
+    }
+
+    #[test]
+    fn an_addresss_numbers_are_its_digit_runs_however_long() {
+        let joined = |text: &str| {
+            text.split(|c: char| !c.is_ascii_digit())
+                .filter(|run| !run.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let long = "д. 1 ".repeat(40) + "кв. 123456789";
+        for text in [
+            "москва садовая 71 к4 287",
+            "без номеров",
+            "",
+            "101000, москва, 3-я улица строителей, 25",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                AddressNumbers::of(text).as_bytes(),
+                joined(text).as_bytes(),
+                "{text}"
+            );
+        }
+        assert!(joined(&long).len() > AddressNumbers::INLINE);
     }
 
     #[test]
