@@ -370,21 +370,51 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     if numbers_agree && jaro_winkler_at_least(a, b, 0.93).is_some() {
         return 2;
     }
-    // Words in common, each word matching if Jaro–Winkler ≥ 0.9 (a typo inside a word), as a
-    // share of the shorter address: a missing or swapped part of an address is not a different one.
-    let words = |text| str::split(text, ' ');
-    let shorter = words(a).count().min(words(b).count());
+    with_words(a, |words_a| {
+        with_words(b, |words_b| words_level(words_a, words_b, numbers_agree))
+    })
+}
+
+/// Calls `f` with the words of `text` (split at spaces), kept on the stack for any real address.
+fn with_words<R>(text: &str, f: impl FnOnce(&[&str]) -> R) -> R {
+    const INLINE: usize = 32;
+    let mut inline = [""; INLINE];
+    let mut count = 0;
+    let mut words = text.split(' ');
+    for word in words.by_ref() {
+        if count == INLINE {
+            let mut all = inline.to_vec();
+            all.push(word);
+            all.extend(words);
+            return f(&all);
+        }
+        inline[count] = word;
+        count += 1;
+    }
+    f(&inline[..count])
+}
+
+/// The address level from the words two different addresses share: each word matching if
+/// Jaro–Winkler ≥ 0.9 (a typo inside a word), as a share of the shorter address: a missing or
+/// swapped part of an address is not a different one.
+fn words_level(words_a: &[&str], words_b: &[&str], numbers_agree: bool) -> u8 {
+    let shorter = words_a.len().min(words_b.len());
     // Decide on exact words where that settles it; unrelated addresses (most pairs) share at
     // most a word or two, and the word-by-word Jaro–Winkler is only for the band between.
-    let exact = words(a).filter(|x| words(b).any(|y| y == *x)).count();
+    let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
     if exact * 3 >= shorter * 2 {
         return if numbers_agree { 2 } else { 3 };
     }
     if exact * 3 < shorter {
         return 4;
     }
-    let shared = words(a)
-        .filter(|x| words(b).any(|y| y == *x || jaro_winkler_at_least(x, y, 0.9).is_some()))
+    let shared = words_a
+        .iter()
+        .filter(|x| {
+            words_b
+                .iter()
+                .any(|y| x == &y || jaro_winkler_at_least(x, y, 0.9).is_some())
+        })
         .count();
     if shared * 3 >= shorter * 2 {
         if numbers_agree { 2 } else { 3 }
@@ -580,6 +610,15 @@ mod tests {
             );
         }
         assert!(joined(&long).len() > AddressNumbers::INLINE);
+    }
+
+    #[test]
+    fn an_addresss_words_are_all_seen_however_many() {
+        let many = "дом ".repeat(40) + "конец";
+        for text in ["москва садовая 71 287", "", "одно", many.as_str()] {
+            let words: Vec<&str> = text.split(' ').collect();
+            with_words(text, |seen| assert_eq!(seen, words.as_slice(), "{text}"));
+        }
     }
 
     #[test]
