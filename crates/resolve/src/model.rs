@@ -76,7 +76,7 @@ pub fn corroborated(comparison: &Comparison) -> bool {
 }
 
 /// Learned parameters.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     pub m: [[f64; MAX_LEVELS]; Field::COUNT],
     pub u: [[f64; MAX_LEVELS]; Field::COUNT],
@@ -96,6 +96,18 @@ pub struct Model {
 }
 
 const RANDOM_PAIRS: usize = 400_000;
+
+/// The version of the form [`Model::to_stored`] writes. Raise it whenever `Model`'s fields or
+/// [`Field`]'s levels change, so that a model stored by older code is learned afresh instead of
+/// misread.
+const STORED_FORMAT: u32 = 1;
+
+/// A model as it is stored: its parameters, with the form they are in.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored<M> {
+    format: u32,
+    model: M,
+}
 
 /// The weight, in pseudo-pairs, of the initial `m` values in every EM step: a Dirichlet prior.
 /// With thousands of matched pairs on a field it is negligible; on a field that matched pairs
@@ -149,6 +161,28 @@ fn term_frequencies<'a>(values: impl Iterator<Item = &'a str>) -> HashMap<String
 }
 
 impl Model {
+    /// The model as text (JSON), to be stored with the batch run that learned it: what later
+    /// incremental runs, explanations and a starting server score with, instead of learning again
+    /// from every record. Floating-point values round-trip exactly (serde_json's `float_roundtrip`):
+    /// a model read back scores every pair as the one learned.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(&Stored {
+            format: STORED_FORMAT,
+            model: self,
+        })
+        .expect("a model is plain numbers and strings")
+    }
+
+    /// A model from [`Model::to_stored`]'s text; `None` when the text is of another form (older
+    /// code stored it) or unreadable, so that the caller learns the model afresh.
+    pub fn from_stored(text: &str) -> Option<Model> {
+        let stored: Stored<serde_json::Value> = serde_json::from_str(text).ok()?;
+        if stored.format != STORED_FORMAT {
+            return None;
+        }
+        serde_json::from_value(stored.model).ok()
+    }
+
     /// Learns the model from the records and the comparisons of their candidate pairs.
     pub fn train(records: &[RecordFacts], comparisons: &[Comparison]) -> Model {
         let u = estimate_u(records);

@@ -995,3 +995,20 @@ fn an_online_index_that_absorbs_another_ones_results_resolves_as_one() {
     assert_eq!(second.profile_of(3), Some(&into));
     assert_eq!(second.profile_of(4), Some(&into));
 }
+
+#[test]
+fn a_stored_model_reads_back_exactly_and_another_form_is_learned_afresh() {
+    let b = Builder::population(400);
+    let model = crate::learn(&b.records);
+    let text = model.to_stored();
+    assert_eq!(crate::Model::from_stored(&text), Some(model.clone()));
+    // Stored by code whose model had another form: not misread.
+    let older = text.replacen("\"format\":1", "\"format\":0", 1);
+    assert_ne!(older, text);
+    assert_eq!(crate::Model::from_stored(&older), None);
+    assert_eq!(
+        crate::Model::from_stored("{\"format\":1,\"model\":{}}"),
+        None
+    );
+    assert_eq!(crate::Model::from_stored("not a model"), None);
+}

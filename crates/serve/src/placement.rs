@@ -32,13 +32,19 @@ pub struct ResolverIndex {
 }
 
 impl ResolverIndex {
-    /// Builds the index from every stored record: learns the model and indexes the existing
-    /// profiles. Blocking; takes seconds on a large registry.
+    /// Builds the index from every stored record: takes the newest batch run's model (learns one
+    /// when there is none) and indexes the existing profiles. Blocking; takes seconds on a large
+    /// registry.
     pub fn build(store: &dyn Store) -> Result<ResolverIndex, StoreError> {
         let started = Instant::now();
         // Read before the scan: what is stored meanwhile is taken in again later, never missed.
         let seen = store.resolution_head()?;
         let mut by_profile: HashMap<ProfileId, Vec<RecordFacts>> = HashMap::new();
+        let stored = store
+            .latest_model()?
+            .as_deref()
+            .and_then(tessera_resolve::Model::from_stored);
+        // Every record's facts, kept only to learn a model when no batch run stored one.
         let mut all = Vec::new();
         store.scan_current(&mut |record| {
             let facts = RecordFacts::from_attributes(
@@ -46,14 +52,17 @@ impl ResolverIndex {
                 record.observed_day(),
                 &record.attributes,
             );
-            if let Some(profile) = record.profile {
-                by_profile.entry(profile).or_default().push(facts.clone());
+            if stored.is_none() {
+                all.push(facts.clone());
             }
-            all.push(facts);
+            if let Some(profile) = record.profile {
+                by_profile.entry(profile).or_default().push(facts);
+            }
         })?;
         // The model lives as long as the process: the index borrows it. A process builds a few
         // (one more after each batch run stored elsewhere), so the leak is bounded by those.
-        let model: &'static tessera_resolve::Model = Box::leak(Box::new(learn(&all)));
+        let model = stored.unwrap_or_else(|| learn(&all));
+        let model: &'static tessera_resolve::Model = Box::leak(Box::new(model));
         drop(all);
         let created = store.profile_ages()?;
         let mut online = Online::new(Incremental::new(model), created);
@@ -298,6 +307,7 @@ pub fn place_records(
             // The review queue belongs to the batch run; keep it as it is.
             review: None,
             changes,
+            model: None,
         });
         // From here on the index holds placements the store may not: any failure means rebuild.
         let run = applied.map_err(|e| PlaceError::IndexStale(Some(e)))?;

@@ -262,6 +262,9 @@ pub struct ResolutionOutcome {
     /// What the run's new records change on their profiles ([`arrival_changes`]), written to
     /// the outbox with the run's profile events.
     pub changes: Vec<NewChange>,
+    /// The model a batch run learned, as text, which replaces the stored one; `None` keeps it
+    /// (incremental and online runs score with the batch's model).
+    pub model: Option<String>,
 }
 
 /// A record by source and key: what a steward decides about, whatever its version.
@@ -354,6 +357,9 @@ pub trait Store: Send + Sync {
     ) -> Result<WriteCounts, StoreError>;
 
     fn finish_import(&self, import: ImportId, end: &ImportEnd) -> Result<(), StoreError>;
+
+    /// The model the newest batch run stored with its profiles ([`ResolutionOutcome::model`]).
+    fn latest_model(&self) -> Result<Option<String>, StoreError>;
 
     /// Visits the current version of every record, in the order they were stored.
     fn scan_current(&self, visit: &mut dyn FnMut(StoredRecord)) -> Result<(), StoreError>;

@@ -607,6 +607,17 @@ impl Store for PgStore {
             .pop())
     }
 
+    fn latest_model(&self) -> Result<Option<String>, StoreError> {
+        let rows = self.query(
+            "SELECT model FROM resolution_model ORDER BY run DESC LIMIT 1",
+            vec![],
+        )?;
+        Ok(match rows.first() {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        })
+    }
+
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         let rows = self.query(
             "SELECT (SELECT count(*) FROM record_head),

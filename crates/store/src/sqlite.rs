@@ -48,6 +48,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../migrations/sqlite/0008_identifier_index_value_first.sql"
         )),
+        M::up(include_str!(
+            "../migrations/sqlite/0009_resolution_model.sql"
+        )),
     ])
 }
 
@@ -750,6 +753,17 @@ impl Store for SqliteStore {
         Ok(collect_records(&self.read(), &sql, params![id.0])?.pop())
     }
 
+    fn latest_model(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .read()
+            .query_row(
+                "SELECT model FROM resolution_model ORDER BY run DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     fn counts(&self) -> Result<StoreCounts, StoreError> {
         let connection = self.read();
         let count = |sql: &str| -> Result<u64, StoreError> {
@@ -779,6 +793,13 @@ fn apply_in(connection: &Connection, outcome: &ResolutionOutcome) -> Result<u64,
         ],
     )?;
     let run = connection.last_insert_rowid();
+    if let Some(model) = &outcome.model {
+        connection.execute("DELETE FROM resolution_model", [])?;
+        connection.execute(
+            "INSERT INTO resolution_model (run, model) VALUES (?1, ?2)",
+            params![run, model],
+        )?;
+    }
     let stamp = outcome
         .kind
         .stamp(run)

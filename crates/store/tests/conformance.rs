@@ -111,6 +111,7 @@ fn apply(store: &dyn Store, assignments: Vec<Assignment>, events: Vec<ProfileEve
             events,
             review: Some(vec![]),
             changes: Vec::new(),
+            model: None,
         })
         .unwrap()
 }
@@ -411,6 +412,7 @@ fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
             events: vec![],
             review,
             changes: Vec::new(),
+            model: None,
         };
         store
             .apply_resolution(&outcome(Some(vec![item.clone()])))
@@ -460,6 +462,43 @@ fn steward_decisions_are_kept_and_reversible_and_the_queue_is_replaced() {
 }
 
 // --- The serving tables: every backend must also pass these. ---
+
+#[test]
+fn a_batch_runs_model_is_kept_until_the_next_batch_run() {
+    for backend in backends("a_batch_runs_model_is_kept_until_the_next_batch_run") {
+        let (backend, store) = (backend.name(), backend.store());
+        let run = |kind, model: Option<&str>| ResolutionOutcome {
+            kind,
+            finished_at: Utc::now(),
+            records: 0,
+            profiles: 0,
+            assignments: vec![],
+            events: vec![],
+            review: None,
+            changes: Vec::new(),
+            model: model.map(str::to_string),
+        };
+        assert_eq!(store.latest_model().unwrap(), None, "{backend}");
+        store
+            .apply_resolution(&run(RunKind::Batch, Some("{\"first\":1}")))
+            .unwrap();
+        // Incremental and online runs score with the batch's model and leave it.
+        store.apply_resolution(&run(RunKind::Online, None)).unwrap();
+        assert_eq!(
+            store.latest_model().unwrap().as_deref(),
+            Some("{\"first\":1}"),
+            "{backend}"
+        );
+        store
+            .apply_resolution(&run(RunKind::Batch, Some("{\"second\":2}")))
+            .unwrap();
+        assert_eq!(
+            store.latest_model().unwrap().as_deref(),
+            Some("{\"second\":2}"),
+            "{backend}"
+        );
+    }
+}
 
 #[test]
 fn special_values_are_sealed_apart_from_the_record() {
@@ -705,6 +744,7 @@ fn resolutions_take_turns_and_say_what_changed_since_a_run() {
             events,
             review: Some(vec![]),
             changes: Vec::new(),
+            model: None,
         };
         let created = ProfileEvent::Created {
             profile: first.profile.clone(),
@@ -1003,6 +1043,7 @@ fn change_events_are_written_with_their_run_once_and_delivered_under_a_lease() {
                 }],
                 review: None,
                 changes: vec![arrival.clone()],
+                model: None,
             })
             .unwrap();
         let events = store.changes_after(0, 10).unwrap();

@@ -336,6 +336,7 @@ fn a_large_resolution_is_applied_through_copy() {
             .collect(),
         review: Some(vec![]),
         changes: Vec::new(),
+        model: None,
     };
     let first = outcome("");
     let started = Instant::now();
@@ -441,6 +442,7 @@ fn two_nodes_granting_one_consent_at_once_keep_one_and_runs_take_turns() {
         // Each run (an online ingest keeps the batch run's queue) writes the same queue.
         review: Some(vec![pair.clone()]),
         changes: Vec::new(),
+        model: None,
     };
     postgres
         .apply_resolution(&outcome(vec![Assignment {

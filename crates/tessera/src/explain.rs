@@ -1,9 +1,9 @@
 //! `tessera explain`: why two records are (or are not) one person, and why a profile holds what
 //! it holds, evidence by evidence, in bits.
 //!
-//! The model is learned again from the current records, exactly as `tessera resolve` learns it
-//! (training is deterministic), so the weights shown are the ones the last resolution used as
-//! long as no record changed since.
+//! The weights shown are the model's that made the profiles: the one the newest batch run stored.
+//! Before any batch run the model is learned from the current records, exactly as `tessera
+//! resolve` would learn it (training is deterministic).
 
 use tessera_model::{ProfileId, SourceId};
 use tessera_resolve::{
@@ -95,8 +95,17 @@ pub(crate) fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<
         .ok_or_else(|| input_error(format!("no record {reference}")))
 }
 
-/// The model exactly as `tessera resolve` learns it, without resolving anything.
+/// The model that made the profiles: the one the newest batch run stored; before any batch run
+/// (or when it was stored by code with another model), learned exactly as `tessera resolve`
+/// would learn it, without resolving anything.
 pub(crate) fn train(store: &dyn Store) -> anyhow::Result<Model> {
+    if let Some(model) = store
+        .latest_model()?
+        .as_deref()
+        .and_then(Model::from_stored)
+    {
+        return Ok(model);
+    }
     Ok(learn(&crate::resolution::load(store)?.facts))
 }
 

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use tessera_model::{IdKind, ProfileId};
 use tessera_resolve::{
     History, Incremental, ProfileChange, RecordFacts, ResolveStats, StewardDecision, apply_order,
-    assign_stable_ids, learn, resolve_with_history,
+    assign_stable_ids, resolve_with_history, stored_or_learned,
 };
 use tessera_store::{
     Assignment, NewChange, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind, Store,
@@ -300,6 +300,7 @@ fn resolve_once(store: &dyn Store) -> anyhow::Result<Option<ResolveReport>> {
         events,
         review: Some(review),
         changes: arrived,
+        model: Some(resolution.model.to_stored()),
     };
     let stored = apply_unless_moved(store, head, &outcome)?;
     // Freeing millions of assignments takes a second or two; nothing waits for it.
@@ -340,8 +341,9 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
             None => fresh.push(i),
         }
     }
-    // Records are in canonical order, so `fresh` is too, and `learn` needs no copy of them.
-    let model = learn(&loaded.facts);
+    // The newest batch run's model, which made the profiles these records join; before any
+    // batch run, learned from the records (in canonical order, so `learn` needs no copy).
+    let (model, stored_model) = stored_or_learned(store.latest_model()?.as_deref(), &loaded.facts);
     let learned = started.elapsed();
 
     // Index the existing profiles, then resolve each new record on its own. The index takes
@@ -398,6 +400,7 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
         // The review queue belongs to the batch run; keep it as it is.
         review: None,
         changes,
+        model: None,
     };
     if apply_unless_moved(store, head, &outcome)?.is_none() {
         return Ok(None);
@@ -411,12 +414,17 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
             .unwrap_or_default()
     };
     println!(
-        "resolved {} new records one at a time against {} existing profiles: {} joined a profile, {} started one [{:.1}s: learn {:.1}s, index {:.1}s, resolve {:.1}s]",
+        "resolved {} new records one at a time against {} existing profiles: {} joined a profile, {} started one [{:.1}s: {} {:.1}s, index {:.1}s, resolve {:.1}s]",
         count(fresh.len() as u64),
         count(resolved.len() as u64),
         count(joined),
         count(alone),
         started.elapsed().as_secs_f64(),
+        if stored_model {
+            "read (the last batch run's model)"
+        } else {
+            "read and learn"
+        },
         learned.as_secs_f64(),
         (indexed - learned).as_secs_f64(),
         resolving.as_secs_f64(),

@@ -421,6 +421,11 @@ fn incremental_resolution_of_a_new_source_matches_the_batch(backend: Backend) {
         "{incremental}"
     );
     assert!(incremental.contains("per record: p50"), "{incremental}");
+    // Scored with the model the batch run stored with its profiles, not one learned afresh.
+    assert!(
+        incremental.contains("read (the last batch run's model)"),
+        "{incremental}"
+    );
     let truth = input.join("truth.csv");
     let incremental_f1 = pairwise_f1(&tessera(
         &data,

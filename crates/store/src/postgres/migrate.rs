@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_change_events.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_resolution_model.sql"),
+    ),
 ];
 
 /// Whether an error is what a concurrent `CREATE ... IF NOT EXISTS` of the same object gives:

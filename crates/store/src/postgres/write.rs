@@ -272,6 +272,8 @@ pub(crate) struct Resolution {
     /// The outbox rows of the run's arrivals (its profile events' rows are made from
     /// `profile_event`).
     changes: Table,
+    /// A batch run's model, replacing the stored one.
+    model: Option<String>,
 }
 
 /// Change events as one batch (see [`insert_changes`]).
@@ -464,6 +466,7 @@ impl Resolution {
             events,
             review,
             changes: change_table(&outcome.changes),
+            model: outcome.model.clone(),
         }
     }
 }
@@ -523,6 +526,17 @@ pub(crate) async fn apply_in(
         )
         .await?
         .try_get(0)?;
+    if let Some(model) = &resolution.model {
+        transaction
+            .execute("DELETE FROM resolution_model", &[])
+            .await?;
+        transaction
+            .execute(
+                "INSERT INTO resolution_model (run, model) VALUES ($1, $2)",
+                &[&run, model],
+            )
+            .await?;
+    }
     let stamp = resolution.kind.stamp(run);
     if resolution.assignments.rows() > 0 {
         let staged = stage(transaction, &resolution.assignments).await?;
