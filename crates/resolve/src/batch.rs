@@ -205,16 +205,6 @@ pub fn learn(records: &[RecordFacts]) -> Model {
     Model::train(&canonical, &comparisons)
 }
 
-/// The model to score with outside a batch run: the one the newest batch run stored (the model
-/// that made the profiles, see [`Model::to_stored`]) if it reads back, else one learned from
-/// `records` as a batch run would. The flag says whether it was the stored one.
-pub fn stored_or_learned(stored: Option<&str>, records: &[RecordFacts]) -> (Model, bool) {
-    match stored.and_then(Model::from_stored) {
-        Some(model) => (model, true),
-        None => (learn(records), false),
-    }
-}
-
 /// Resolves records into profiles, as a first run with no history.
 pub fn resolve(records: Vec<RecordFacts>) -> Resolution {
     resolve_with_history(records, &History::default())

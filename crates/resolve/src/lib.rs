@@ -28,7 +28,6 @@ mod stable_ids;
 pub use batch::{
     History, LINK_THRESHOLD_BITS, MAX_REVIEW_PAIRS, PhaseTimings, REVIEW_FLOOR_BITS, Resolution,
     ResolveStats, ReviewPair, StewardDecision, apply_order, learn, resolve, resolve_with_history,
-    stored_or_learned,
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;

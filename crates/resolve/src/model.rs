@@ -176,11 +176,8 @@ impl Model {
     /// A model from [`Model::to_stored`]'s text; `None` when the text is of another form (older
     /// code stored it) or unreadable, so that the caller learns the model afresh.
     pub fn from_stored(text: &str) -> Option<Model> {
-        let stored: Stored<serde_json::Value> = serde_json::from_str(text).ok()?;
-        if stored.format != STORED_FORMAT {
-            return None;
-        }
-        serde_json::from_value(stored.model).ok()
+        let stored: Stored<Model> = serde_json::from_str(text).ok()?;
+        (stored.format == STORED_FORMAT).then_some(stored.model)
     }
 
     /// Learns the model from the records and the comparisons of their candidate pairs.

@@ -8,8 +8,8 @@ use chrono::Utc;
 use rayon::prelude::*;
 use tessera_model::{IdKind, ProfileId};
 use tessera_resolve::{
-    History, Incremental, ProfileChange, RecordFacts, ResolveStats, StewardDecision, apply_order,
-    assign_stable_ids, resolve_with_history, stored_or_learned,
+    History, Incremental, Model, ProfileChange, RecordFacts, ResolveStats, StewardDecision,
+    apply_order, assign_stable_ids, learn, resolve_with_history,
 };
 use tessera_store::{
     Assignment, NewChange, ProfileEvent, RecordId, ResolutionOutcome, ReviewItem, RunKind, Store,
@@ -343,7 +343,12 @@ fn incremental_once(store: &dyn Store) -> anyhow::Result<Option<()>> {
     }
     // The newest batch run's model, which made the profiles these records join; before any
     // batch run, learned from the records (in canonical order, so `learn` needs no copy).
-    let (model, stored_model) = stored_or_learned(store.latest_model()?.as_deref(), &loaded.facts);
+    let stored = store
+        .latest_model()?
+        .as_deref()
+        .and_then(Model::from_stored);
+    let stored_model = stored.is_some();
+    let model = stored.unwrap_or_else(|| learn(&loaded.facts));
     let learned = started.elapsed();
 
     // Index the existing profiles, then resolve each new record on its own. The index takes
