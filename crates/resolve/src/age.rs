@@ -1,7 +1,8 @@
-//! What a cluster's records say about its person's age, and the two rules that keep a child's
+//! What a cluster's records say about its person's age, and the three rules that keep a child's
 //! records off an adult's profile when no birth date across the two says so: a school class dates
-//! its pupil's birth to within a few years, and an employer does not report a child under 14 at
-//! work.
+//! its pupil's birth to within a few years, an employer does not report a child under 14 at
+//! work, and no source observes a person (registers them for tax, insures them, lists them)
+//! before they are born.
 //!
 //! Each cluster keeps one [`AgeEvidence`]: a few minima and maxima over its records, combined on
 //! every union, so that judging a merge costs the same however large the two clusters are. It
@@ -32,6 +33,12 @@ const CLASS_BIRTH_YEAR_TOLERANCE: i32 = 2;
 /// authority's permission, is too rare in employers' reports to weigh against a child's record
 /// glued to a parent's report through the parent's phone; a steward can still say "the same".
 const MIN_WORKING_AGE_YEARS: i32 = 14;
+
+/// Years a record may seem observed before its person's birth: a birth date or an observation day
+/// with a one-digit typo in the year's last digit is rarely off by more. Beyond that, a record
+/// observed before the other's person was born is someone else's: a father's tax registration
+/// against his namesake son's school record.
+const OBSERVED_BEFORE_BIRTH_TOLERANCE_YEARS: i32 = 1;
 
 /// A day as one sortable number (year, month and day in bit fields), for comparisons and adding
 /// whole years only.
@@ -97,6 +104,8 @@ pub(crate) struct AgeEvidence {
     class_years: (i16, i16),
     /// The earliest day a record reports the person at work; [`NO_DAY`] without one.
     first_at_work: DayKey,
+    /// The earliest day a source observed any of the records; [`NO_DAY`] without one.
+    first_observed: DayKey,
 }
 
 /// A year as the evidence keeps it. Partial dates are 1800..=2200, and a class range lies within
@@ -130,6 +139,8 @@ impl AgeEvidence {
             // An employment observed on a day known only to the year or month: the last day it
             // may be, so that the person is taken at their oldest.
             first_at_work: at_work.map_or(NO_DAY, last_day),
+            // Known only to the year or month: the last day it may be, as for work.
+            first_observed: record.observed.map_or(NO_DAY, last_day),
         }
     }
 
@@ -143,6 +154,7 @@ impl AgeEvidence {
                 self.class_years.1.min(other.class_years.1),
             ),
             first_at_work: self.first_at_work.min(other.first_at_work),
+            first_observed: self.first_observed.min(other.first_observed),
         }
     }
 
@@ -165,6 +177,23 @@ impl AgeEvidence {
             || other.class_excludes(self)
             || self.works_as_a_child(other)
             || other.works_as_a_child(self)
+            || self.seen_before_birth(other)
+            || other.seen_before_birth(self)
+    }
+
+    /// Whether a record here was observed more than [`OBSERVED_BEFORE_BIRTH_TOLERANCE_YEARS`]
+    /// before the other cluster's person was born, by every dated record (the earliest birth is
+    /// still too late) or by a pupil's class (the earliest year it allows is).
+    fn seen_before_birth(&self, other: &AgeEvidence) -> bool {
+        if self.first_observed == NO_DAY {
+            return false;
+        }
+        let born_by =
+            self.first_observed + OBSERVED_BEFORE_BIRTH_TOLERANCE_YEARS * YEAR_IN_DAY_KEYS;
+        let dates_say_later = other.is_dated() && other.earliest_birth > born_by;
+        let class_says_later =
+            other.has_pupil() && day_key(i32::from(other.class_years.0), 1, 1) > born_by;
+        dates_say_later || class_says_later
     }
 
     /// Whether a pupil's class here rules out every birth year the other cluster's dated records

@@ -141,6 +141,8 @@ const NAME_LINK: u8 = 2;
 const UNCERTAIN: u8 = 4;
 const VETOED_ABOVE: u8 = 8;
 const UNCORROBORATED_ABOVE: u8 = 16;
+/// A link that names its person (see [`crate::model::identifies`]): taken before the others.
+const IDENTIFIED: u8 = 32;
 
 /// What a pair's score makes of it: a link (corroborated, above the threshold, no veto), a name
 /// link (names exact and nothing else agrees), an uncertain pair for the review queue (not
@@ -151,7 +153,12 @@ fn classify(score: &crate::model::PairScore, comparison: &Comparison) -> u8 {
     let above = score.weight >= LINK_THRESHOLD_BITS;
     let mut class = 0;
     match (score.veto, score.corroborated) {
-        (None, true) if above => class |= LINK,
+        (None, true) if above => {
+            class |= LINK;
+            if crate::model::identifies(comparison) {
+                class |= IDENTIFIED;
+            }
+        }
         (None, corroborated) => {
             if !corroborated && names_exact {
                 class |= NAME_LINK;
@@ -264,10 +271,16 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     let uncorroborated_links = count(UNCORROBORATED_ABOVE);
     let by_strength =
         |a: &Link, b: &Link| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
-    let (mut links, mut name_links, mut uncertain): (Vec<Link>, Vec<Link>, Vec<Link>) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut identified, mut links, mut name_links, mut uncertain): (
+        Vec<Link>,
+        Vec<Link>,
+        Vec<Link>,
+        Vec<Link>,
+    ) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (w, i, j, class) in classified {
-        if class & LINK != 0 {
+        if class & IDENTIFIED != 0 {
+            identified.push((w, i, j));
+        } else if class & LINK != 0 {
             links.push((w, i, j));
         }
         if class & NAME_LINK != 0 {
@@ -278,7 +291,11 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         }
     }
     uncertain.par_sort_unstable_by(by_strength);
+    identified.par_sort_unstable_by(by_strength);
     links.par_sort_unstable_by(by_strength);
+    // The links that name their person first, each tier strongest first.
+    identified.append(&mut links);
+    let links = identified;
     name_links.par_sort_unstable_by(by_strength);
     timings.scoring = lap.next();
 
@@ -310,7 +327,12 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         }
     }
 
-    let (roots, clustering) = cluster(&records, &model, &links, &name_links, &steward);
+    let (roots, clustering, ambiguous) = cluster(&records, &model, &links, &name_links, &steward);
+    // A link left out as ambiguous is exactly what a steward should look at.
+    if !ambiguous.is_empty() {
+        uncertain.extend(ambiguous);
+        uncertain.par_sort_unstable_by(by_strength);
+    }
     let mut review: Vec<ReviewPair> = uncertain
         .into_iter()
         .filter(|&(_, i, j)| roots[i as usize] != roots[j as usize] && !decided.contains(&(i, j)))

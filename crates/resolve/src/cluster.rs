@@ -1,6 +1,12 @@
 //! Clustering scored pairs into profiles without chaining strangers.
 //!
-//! Links above the threshold are taken strongest first. Two clusters merge only if the merged
+//! Links above the threshold are taken in two tiers, each strongest first: first those that name
+//! one person (an agreeing identifier, one employer's personnel number), then those that rest on
+//! what a household or a workplace shares (a phone, an address) with names and dates, so that a
+//! person's own records come together before a shared phone can pull one of them to a
+//! flatmate. A record linked as strongly to two records of a register (two persons) takes
+//! neither link: which of the two it belongs to, the evidence cannot tell, and a steward is
+//! asked. Two clusters merge only if the merged
 //! profile stays coherent as a whole: it would not hold two different valid values of one strong
 //! identifier kind, no more of the record pairs across the two clusters are vetoed
 //! (clearly different given names, birth dates or sex) than not, and the evidence of the other cross
@@ -44,6 +50,17 @@ const REGISTER_MIN_RECORDS: u64 = 1_000;
 /// the same year (see [`Field::level_names`]).
 const BIRTH_DATES_DIFFERENT: u8 = 4;
 
+/// A record's links to two records of one register (two persons, see [`registers`]) are equally
+/// good, and so neither is taken, when their weights lie within this many bits of each other
+/// (the better is less than 2^5 = 32 times as likely): a pupil's school record against the
+/// health records of two namesakes born on one day. A typo in the right pair's patronymic costs
+/// about 3.4 bits, so a near tie says nothing about which is right.
+const AMBIGUITY_MARGIN_BITS: f64 = 5.0;
+
+/// A record's strongest links checked for such a tie: enough for a person's own records (a few
+/// weekly reports, one record per register) and the namesakes among its candidates.
+const AMBIGUITY_PARTNERS: usize = 8;
+
 /// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
 /// evenly spread sample of this many members.
 const COHERENCE_SAMPLE: usize = 24;
@@ -52,6 +69,9 @@ const COHERENCE_SAMPLE: usize = 24;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClusterStats {
     pub links_considered: u64,
+    /// Links dropped because the record linked as well to another person's record (see
+    /// [`unambiguous`]).
+    pub ambiguous_links: u64,
     pub merges: u64,
     /// Merges refused because the profile would hold two values of one strong identifier kind.
     pub refused_strong_conflict: u64,
@@ -400,8 +420,99 @@ fn registers(records: &[RecordFacts], links: &[Link]) -> Vec<SourceId> {
     registers
 }
 
-/// Clusters records given their links `(weight, i, j)`, sorted strongest first: `links` are
-/// corroborated, `name_links` agree on names alone. Returns the cluster root of every record.
+/// Whether two records are two persons whatever else is known: both on one register. (Clearly
+/// different birth dates are not enough: one of a person's records may carry a garbled date, and
+/// the person's other records would lose their links to both; on the demo city at 100,000 persons
+/// that cost 1,000 correct pairs to undo one over-merge.)
+fn two_persons(records: &[RecordFacts], registers: &[SourceId], x: u32, y: u32) -> bool {
+    let (a, b) = (&records[x as usize], &records[y as usize]);
+    a.reference.source == b.reference.source && registers.contains(&a.reference.source)
+}
+
+/// Every record's links, strongest first, in one flat array: `(weight, partner)`.
+struct Partners {
+    start: Vec<u32>,
+    partners: Vec<(f32, u32)>,
+}
+
+impl Partners {
+    fn new(records: usize, links: &[Link]) -> Partners {
+        let mut start = vec![0u32; records + 1];
+        for &(_, i, j) in links {
+            start[i as usize + 1] += 1;
+            start[j as usize + 1] += 1;
+        }
+        for r in 0..records {
+            start[r + 1] += start[r];
+        }
+        let mut fill = start.clone();
+        let mut partners = vec![(0.0f32, 0u32); start[records] as usize];
+        for &(w, i, j) in links {
+            for (r, p) in [(i, j), (j, i)] {
+                partners[fill[r as usize] as usize] = (w as f32, p);
+                fill[r as usize] += 1;
+            }
+        }
+        // Links come in tiers (see `batch`), so each record's partners are put strongest first.
+        for r in 0..records {
+            partners[start[r] as usize..start[r + 1] as usize]
+                .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        }
+        Partners { start, partners }
+    }
+
+    fn of(&self, record: u32) -> &[(f32, u32)] {
+        &self.partners
+            [self.start[record as usize] as usize..self.start[record as usize + 1] as usize]
+    }
+}
+
+/// The links left once every ambiguous pair of links is dropped: a record linked to two records
+/// that are [`two_persons`], with weights within [`AMBIGUITY_MARGIN_BITS`], could be either
+/// person's, and taking the stronger would give one person's record to the other as often as
+/// not. Both links go; the record keeps its other links, and the pairs stay in the review queue
+/// for a steward. The links keep their order.
+fn unambiguous(
+    records: &[RecordFacts],
+    registers: &[SourceId],
+    partners: &Partners,
+    links: &[Link],
+) -> (Vec<Link>, Vec<Link>) {
+    use rayon::prelude::*;
+    let mut dropped: Vec<(u32, u32)> = (0..records.len() as u32)
+        .into_par_iter()
+        .flat_map_iter(|r| {
+            let mine = partners.of(r);
+            let mine = &mine[..mine.len().min(AMBIGUITY_PARTNERS)];
+            let mut out = Vec::new();
+            for (k, &(wx, x)) in mine.iter().enumerate() {
+                for &(wy, y) in &mine[k + 1..] {
+                    if f64::from(wx - wy) >= AMBIGUITY_MARGIN_BITS {
+                        break;
+                    }
+                    if two_persons(records, registers, x, y) {
+                        out.push((r.min(x), r.max(x)));
+                        out.push((r.min(y), r.max(y)));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    if dropped.is_empty() {
+        return (links.to_vec(), Vec::new());
+    }
+    dropped.par_sort_unstable();
+    dropped.dedup();
+    links
+        .iter()
+        .partition(|&&(_, i, j)| dropped.binary_search(&(i, j)).is_err())
+}
+
+/// Clusters records given their links `(weight, i, j)`, in the order they are to be taken (the
+/// tiers above, each strongest first): `links` are
+/// corroborated, `name_links` agree on names alone. Returns the cluster root of every record,
+/// and the links left out as ambiguous (see [`unambiguous`]), for the review queue.
 ///
 /// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
 /// employer's weekly reports) along a name-only link to a dated profile, but only when the two
@@ -415,17 +526,24 @@ pub(crate) fn cluster(
     links: &[Link],
     name_links: &[Link],
     steward: &StewardPairs,
-) -> (Vec<u32>, ClusterStats) {
+) -> (Vec<u32>, ClusterStats, Vec<Link>) {
     let n = records.len();
+    let registers = registers(records, links);
+    let partners = Partners::new(n, links);
+    let (links, ambiguous) = unambiguous(records, &registers, &partners, links);
+    drop(partners);
     let mut clusters = Clusters {
         parent: (0..n as u32).collect(),
         members: (0..n as u32).map(|i| vec![i]).collect(),
         strong: records.iter().map(|r| r.strong_ids.clone()).collect(),
         ages: records.iter().map(AgeEvidence::of).collect(),
         apart: vec![Vec::new(); n],
-        registers: registers(records, links),
+        registers,
     };
-    let mut stats = ClusterStats::default();
+    let mut stats = ClusterStats {
+        ambiguous_links: ambiguous.len() as u64,
+        ..ClusterStats::default()
+    };
     // A steward's decisions come first: "not the same" binds every later merge, and "the same"
     // merges before any link is looked at.
     for &(i, j) in &steward.different {
@@ -440,7 +558,7 @@ pub(crate) fn cluster(
             Merge::Already | Merge::Incoherent | Merge::SameRegister => {}
         }
     }
-    for &(_, i, j) in links {
+    for &(_, i, j) in &links {
         stats.links_considered += 1;
         match clusters.try_merge(records, model, i, j, Grounds::Link) {
             Merge::Done => stats.merges += 1,
@@ -475,5 +593,5 @@ pub(crate) fn cluster(
         }
     }
     let roots = (0..n as u32).map(|i| clusters.find(i)).collect();
-    (roots, stats)
+    (roots, stats, ambiguous)
 }

@@ -4,14 +4,16 @@
 //! The same rules as the batch, applied to one record: its blocking keys find candidates in an
 //! in-memory key index (blocks over the size limit behave as in the batch: identity keys
 //! through a hub, common names not at all); each candidate is scored with the batch's model;
-//! links are taken strongest first, each merging the new record's cluster into a candidate's
-//! profile only if the profile stays coherent. A record that links to two profiles joins them,
-//! under the same coherence rule. What the batch does in a second phase (attaching a dateless
+//! links are taken as the batch takes them (those that name their person, by an identifier or
+//! an employer's personnel number, first; each tier strongest first), each merging the new
+//! record's cluster into a candidate's profile only if the profile stays coherent. A record that
+//! links to two profiles joins them, under the same coherence rule. What the batch does in a second phase (attaching a dateless
 //! profile by a whole name that exactly one dated and one undated profile carry) is done here
 //! each time a record under that name arrives, against the registry as it is then: a namesake
 //! arriving later cannot undo an attachment, so the next batch run may judge differently.
 //! Which sources keep one record per person (registers, see `cluster.rs`) is judged from all
-//! of a batch run's links, so record by record it is not applied; the next batch run does.
+//! of a batch run's links, so record by record it is not applied, nor is the tie between two of
+//! a register's records that keeps a record off both; the next batch run applies them.
 
 use std::collections::HashMap;
 
@@ -21,7 +23,7 @@ use crate::cluster::{Clusters, Grounds, Merge, name_key};
 use crate::compare::compare;
 use crate::features::RecordFacts;
 use crate::model::Model;
-use crate::model::corroborated;
+use crate::model::{corroborated, identifies};
 
 /// What resolving one record did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -192,19 +194,21 @@ impl<'m> Incremental<'m> {
     /// Resolves one new record against everything added so far, then adds it.
     pub fn resolve(&mut self, record: RecordFacts) -> Placement {
         let candidates = self.candidates(&record);
-        let mut links: Vec<(f64, u32)> = candidates
+        // As in the batch: the links that name their person first, each tier strongest first.
+        let mut links: Vec<(bool, f64, u32)> = candidates
             .iter()
             .filter_map(|&c| {
                 let other = &self.records[c as usize];
-                let score = self.model.score(&record, other, &compare(&record, other));
+                let comparison = compare(&record, other);
+                let score = self.model.score(&record, other, &comparison);
                 (score.weight >= LINK_THRESHOLD_BITS && score.veto.is_none() && score.corroborated)
-                    .then_some((score.weight, c))
+                    .then_some((identifies(&comparison), score.weight, c))
             })
             .collect();
-        links.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        links.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
         let i = self.add(record);
         let mut joined = 0;
-        for &(_, c) in &links {
+        for &(_, _, c) in &links {
             if matches!(
                 self.clusters
                     .try_merge(&self.records, self.model, i, c, Grounds::Link),

@@ -75,6 +75,14 @@ pub fn corroborated(comparison: &Comparison) -> bool {
         || matches!(comparison.level(Field::Address), 1 | 2)
 }
 
+/// Whether a pair's evidence names one person rather than a household or a workplace: an agreeing
+/// identifier, or one employer's personnel number. A shared phone or address is a family's or
+/// flatmates' as often as one person's, and a link that rests on it is judged after the person's
+/// own records have come together (see `cluster`).
+pub fn identifies(comparison: &Comparison) -> bool {
+    comparison.identifier_supports() || comparison.level(Field::Employer) == 1
+}
+
 /// Learned parameters.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Model {

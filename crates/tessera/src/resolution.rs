@@ -61,7 +61,7 @@ impl ResolveReport {
             .map(|(family, pairs)| format!("{family} {}", count(pairs)))
             .collect();
         println!(
-            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} identity blocks over {} records paired through a hub, {} common-name blocks skipped; proposed by {}), {} links at p ≥ 0.95, {} vetoed, {} on names alone\n  {} merges, {} by a name unique among dated profiles, {} by a steward; refused: {} for conflicting identifiers, {} for records that contradict each other, {} by a steward",
+            "resolved {} records into {} profiles [{:.1}s: read {:.1}s, resolve {:.1}s, store {:.1}s]\n  {} candidate pairs ({} identity blocks over {} records paired through a hub, {} common-name blocks skipped; proposed by {}), {} links at p ≥ 0.95, {} vetoed, {} on names alone, {} dropped as ambiguous (as strong to another person's record)\n  {} merges, {} by a name unique among dated profiles, {} by a steward; refused: {} for conflicting identifiers, {} for records that contradict each other, {} by a steward",
             count(self.records),
             count(self.profiles),
             self.elapsed.as_secs_f64(),
@@ -76,6 +76,7 @@ impl ResolveReport {
             count(s.links),
             count(s.vetoed_links),
             count(s.uncorroborated_links),
+            count(s.clustering.ambiguous_links),
             count(s.clustering.merges),
             count(s.clustering.attached_by_unique_name),
             count(s.clustering.steward_merges),
