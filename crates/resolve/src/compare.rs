@@ -109,6 +109,9 @@ pub struct Comparison {
     pub levels: [u8; Field::COUNT],
     /// The name parts of the second record were compared in swapped order.
     pub swapped_names: bool,
+    /// One record names the other's person as a relative (see
+    /// [`RecordFacts::names_as_relative`]).
+    pub relative: bool,
 }
 
 impl Comparison {
@@ -501,6 +504,7 @@ pub fn compare(a: &RecordFacts, b: &RecordFacts) -> Comparison {
     Comparison {
         levels,
         swapped_names: use_swapped,
+        relative: a.names_as_relative(b) || b.names_as_relative(a),
     }
 }
 

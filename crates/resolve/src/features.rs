@@ -6,7 +6,8 @@
 //! what dates the person's age without a birth date: the day the source observed the record, a
 //! pupil's school grade, and whether the record reports the person at work. Invalid identifiers
 //! and relations (a parent's phone on a child's school record) are left out on purpose: they are
-//! not evidence about this person.
+//! not evidence about this person. A relative's whole name is kept, as evidence about whom the
+//! record is not.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -46,6 +47,41 @@ pub struct RecordFacts {
     /// Whether the record reports the person at work for an employer (an employment naming an
     /// employer or a personnel number): whichever source sends it, not only the employers'.
     pub(crate) employment: bool,
+    /// The whole names (surname, given name and patronymic; see [`whole_name_key`]) of the
+    /// persons the record names as relatives (a pupil's parent): each is someone else.
+    pub(crate) relatives: Box<[u64]>,
+}
+
+/// Hashes whole names: fixed seed, so the same on every run.
+const NAME_HASHER: foldhash::fast::FixedState =
+    foldhash::fast::FixedState::with_seed(0x7265_6c61_7469_7665);
+
+/// One number for a whole name, its two name parts in a fixed order (as `cluster::name_key`
+/// puts them) and the patronymic; `None` without all three.
+fn whole_name_key(
+    surname: Option<&str>,
+    given: Option<&str>,
+    patronymic: Option<&str>,
+) -> Option<u64> {
+    use std::hash::BuildHasher;
+    let (surname, given, patronymic) = (surname?, given?, patronymic?);
+    let (first, second) = if surname <= given {
+        (surname, given)
+    } else {
+        (given, surname)
+    };
+    Some(NAME_HASHER.hash_one((first, second, patronymic)))
+}
+
+/// A patronymic's skeleton without the particles that end Central Asian ones ("Akbar ugli").
+fn patronymic_skeleton(text: Option<&str>) -> Option<String> {
+    skeleton(text).and_then(|p| {
+        let kept: Vec<&str> = p
+            .split(' ')
+            .filter(|w| !PATRONYMIC_PARTICLES.contains(w))
+            .collect();
+        (!kept.is_empty()).then(|| kept.join(" "))
+    })
 }
 
 /// How many distinct names each thread remembers the skeleton of before it starts afresh.
@@ -84,18 +120,23 @@ impl RecordFacts {
     ) -> RecordFacts {
         let mut facts = RecordFacts::empty(reference);
         facts.observed = observed;
+        let mut relatives: Vec<u64> = Vec::new();
         for attribute in attributes {
             match attribute {
                 Attribute::Name(name) if facts.surname.is_none() && facts.given.is_none() => {
                     facts.surname = skeleton(name.surname.as_deref());
                     facts.given = skeleton(name.given.as_deref());
-                    facts.patronymic = skeleton(name.patronymic.as_deref()).and_then(|p| {
-                        let kept: Vec<&str> = p
-                            .split(' ')
-                            .filter(|w| !PATRONYMIC_PARTICLES.contains(w))
-                            .collect();
-                        (!kept.is_empty()).then(|| kept.join(" "))
+                    facts.patronymic = patronymic_skeleton(name.patronymic.as_deref());
+                }
+                Attribute::Relation(relation) => {
+                    let key = relation.name.as_ref().and_then(|name| {
+                        whole_name_key(
+                            skeleton(name.surname.as_deref()).as_deref(),
+                            skeleton(name.given.as_deref()).as_deref(),
+                            patronymic_skeleton(name.patronymic.as_deref()).as_deref(),
+                        )
                     });
+                    relatives.extend(key);
                 }
                 Attribute::BirthDate(date) if facts.birth.is_none() => facts.birth = Some(*date),
                 Attribute::Sex(sex) if facts.sex.is_none() => facts.sex = Some(*sex),
@@ -154,6 +195,7 @@ impl RecordFacts {
         facts.employers.dedup();
         facts.staff_numbers.sort();
         facts.staff_numbers.dedup();
+        facts.relatives = relatives.into_boxed_slice();
         facts
     }
 
@@ -175,7 +217,29 @@ impl RecordFacts {
             observed: None,
             school_grade: None,
             employment: false,
+            relatives: Box::default(),
         }
+    }
+
+    /// The record's whole name as one number (see [`whole_name_key`]).
+    fn whole_name(&self) -> Option<u64> {
+        whole_name_key(
+            self.surname.as_deref(),
+            self.given.as_deref(),
+            self.patronymic.as_deref(),
+        )
+    }
+
+    /// Whether this record names, as a relative, the person of `other`, a record with no birth
+    /// date under exactly that whole name: a pupil list naming "Петрова Анна Степановна" as
+    /// the parent, and a tax record of Анна Степановна Петрова. With a birth date, the dates
+    /// judge instead: a son named exactly as the father he names is still himself.
+    pub(crate) fn names_as_relative(&self, other: &RecordFacts) -> bool {
+        !self.relatives.is_empty()
+            && other.birth.is_none()
+            && other
+                .whole_name()
+                .is_some_and(|name| self.relatives.contains(&name))
     }
 
     pub(crate) fn birth_year(&self) -> Option<i32> {

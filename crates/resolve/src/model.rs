@@ -34,6 +34,8 @@ pub enum Veto {
     PersonnelNumbersDiffer,
     BirthDatesDiffer,
     SexDiffers,
+    /// One record names the other's person as a relative.
+    NamedAsRelative,
 }
 
 impl Veto {
@@ -50,6 +52,9 @@ impl Veto {
             Veto::PersonnelNumbersDiffer => "one employer gives them different personnel numbers",
             Veto::BirthDatesDiffer => "birth dates clearly differ and no identifier is shared",
             Veto::SexDiffers => "sex differs and no identifier is shared",
+            Veto::NamedAsRelative => {
+                "one names the other's whole name as a relative (a pupil's parent), and the other has no birth date"
+            }
         }
     }
 }
@@ -362,6 +367,9 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
     let birth_differs = comparison.level(Field::BirthDate) == 4;
     if comparison.strong_conflict() {
         return Some(Veto::StrongIdConflict);
+    }
+    if comparison.relative && !comparison.strong_agree() {
+        return Some(Veto::NamedAsRelative);
     }
     // An agreeing identifier, or another typed identifier one digit from agreeing, outweighs one
     // clearly different field, never two.

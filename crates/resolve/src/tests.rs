@@ -1188,3 +1188,70 @@ fn an_employers_personnel_number_comes_before_a_shared_phone() {
     );
     assert!(!b.same(profiles, first, second), "{stats:?}");
 }
+
+fn parent(surname: &str, given: &str, patronymic: &str) -> Attribute {
+    Attribute::Relation(tessera_model::Relation {
+        role: tessera_model::RelationRole::Parent,
+        name: Some(name(surname, given, Some(patronymic))),
+        contact: None,
+    })
+}
+
+/// A mother and the daughter named after her, at one address: the mother's tax record has no
+/// birth date, and the daughter's pupil list, with no patronymic, names the mother as parent.
+/// The tax record is the parent's, not the pupil's. A boy named exactly as the father his list
+/// names still joins his own dated records: dates judge there.
+#[test]
+fn a_record_naming_a_parent_is_not_the_parents() {
+    let mut b = Builder::population(600);
+    let home = address("Москва, Волгоградский пр-т, д. 101, кв. 184");
+    let phone = id(IdKind::Phone, "+79607284085");
+    let mother = b.add_observed(
+        "tax",
+        name("Петрова", "Анна", Some("Степановна")),
+        None,
+        date(2024, 5, 3),
+        vec![home.clone(), phone.clone()],
+    );
+    let pupil = b.add_observed(
+        "school",
+        name("Петрова", "Анна", None),
+        date(2011, 12, 2),
+        date(2024, 9, 1),
+        vec![
+            home.clone(),
+            phone.clone(),
+            parent("Петрова", "Анна", "Степановна"),
+        ],
+    );
+    let daughter = b.add(
+        "health",
+        name("Петрова", "Анна", Some("Игоревна")),
+        date(2011, 12, 2),
+        vec![home, phone, id(IdKind::Snils, &snils(700_030))],
+    );
+    let other_home = address("Москва, Каширское ш., д. 145, корп. 3, кв. 56");
+    let son_at_school = b.add_observed(
+        "school",
+        name("Смирнов", "Алексей", Some("Алексеевич")),
+        date(2010, 12, 16),
+        date(2024, 9, 1),
+        vec![
+            other_home.clone(),
+            parent("Смирнов", "Алексей", "Алексеевич"),
+        ],
+    );
+    let son = b.add(
+        "health",
+        name("Смирнов", "Алексей", Some("Алексеевич")),
+        date(2010, 12, 16),
+        vec![other_home, id(IdKind::Snils, &snils(700_031))],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    let stats = resolution.stats.clustering;
+    assert!(!b.same(profiles, mother, pupil), "{stats:?}");
+    assert!(!b.same(profiles, mother, daughter), "{stats:?}");
+    assert!(b.same(profiles, pupil, daughter), "{stats:?}");
+    assert!(b.same(profiles, son_at_school, son), "{stats:?}");
+}
