@@ -48,9 +48,14 @@ pub struct RecordFacts {
     /// employer or a personnel number): whichever source sends it, not only the employers'.
     pub(crate) employment: bool,
     /// The whole names (surname, given name and patronymic; see [`whole_name_key`]) of the
-    /// persons the record names as relatives (a pupil's parent): each is someone else.
-    pub(crate) relatives: Box<[u64]>,
+    /// persons the record names as relatives (a pupil's parent), each someone else: at most
+    /// [`MAX_RELATIVES`], unused slots 0. Behind one thin pointer, since few records name
+    /// anyone and there are millions of records.
+    pub(crate) relatives: Option<Box<[u64; MAX_RELATIVES]>>,
 }
+
+/// Relatives kept per record: a pupil's two parents and two guardians.
+const MAX_RELATIVES: usize = 4;
 
 /// Hashes whole names: fixed seed, so the same on every run.
 const NAME_HASHER: foldhash::fast::FixedState =
@@ -195,7 +200,13 @@ impl RecordFacts {
         facts.employers.dedup();
         facts.staff_numbers.sort();
         facts.staff_numbers.dedup();
-        facts.relatives = relatives.into_boxed_slice();
+        if !relatives.is_empty() {
+            let mut kept = [0u64; MAX_RELATIVES];
+            for (slot, key) in kept.iter_mut().zip(relatives) {
+                *slot = key;
+            }
+            facts.relatives = Some(Box::new(kept));
+        }
         facts
     }
 
@@ -217,7 +228,7 @@ impl RecordFacts {
             observed: None,
             school_grade: None,
             employment: false,
-            relatives: Box::default(),
+            relatives: None,
         }
     }
 
@@ -235,11 +246,13 @@ impl RecordFacts {
     /// the parent, and a tax record of Анна Степановна Петрова. With a birth date, the dates
     /// judge instead: a son named exactly as the father he names is still himself.
     pub(crate) fn names_as_relative(&self, other: &RecordFacts) -> bool {
-        !self.relatives.is_empty()
-            && other.birth.is_none()
+        let Some(relatives) = self.relatives.as_deref() else {
+            return false;
+        };
+        other.birth.is_none()
             && other
                 .whole_name()
-                .is_some_and(|name| self.relatives.contains(&name))
+                .is_some_and(|name| name != 0 && relatives.contains(&name))
     }
 
     pub(crate) fn birth_year(&self) -> Option<i32> {
