@@ -57,8 +57,8 @@ const BIRTH_DATES_DIFFERENT: u8 = 4;
 /// about 3.4 bits, so a near tie says nothing about which is right.
 const AMBIGUITY_MARGIN_BITS: f64 = 5.0;
 
-/// A record's strongest links checked for such a tie: enough for a person's own records (a few
-/// weekly reports, one record per register) and the namesakes among its candidates.
+/// A record's strongest links to register records checked for such a tie: one per register for
+/// its own person, and the namesakes among its candidates.
 const AMBIGUITY_PARTNERS: usize = 8;
 
 /// Cross pairs checked per side when two clusters merge; larger clusters are checked on an
@@ -429,32 +429,40 @@ fn two_persons(records: &[RecordFacts], registers: &[SourceId], x: u32, y: u32) 
     a.reference.source == b.reference.source && registers.contains(&a.reference.source)
 }
 
-/// Every record's links, strongest first, in one flat array: `(weight, partner)`.
+/// Every record's links to records of a register, strongest first, in one flat array:
+/// `(weight, partner)`.
 struct Partners {
     start: Vec<u32>,
     partners: Vec<(f32, u32)>,
 }
 
 impl Partners {
-    fn new(records: usize, links: &[Link]) -> Partners {
-        let mut start = vec![0u32; records + 1];
+    fn new(records: &[RecordFacts], registers: &[SourceId], links: &[Link]) -> Partners {
+        let registered = |p: u32| registers.contains(&records[p as usize].reference.source);
+        let n = records.len();
+        let mut start = vec![0u32; n + 1];
         for &(_, i, j) in links {
-            start[i as usize + 1] += 1;
-            start[j as usize + 1] += 1;
+            for (r, p) in [(i, j), (j, i)] {
+                if registered(p) {
+                    start[r as usize + 1] += 1;
+                }
+            }
         }
-        for r in 0..records {
+        for r in 0..n {
             start[r + 1] += start[r];
         }
         let mut fill = start.clone();
-        let mut partners = vec![(0.0f32, 0u32); start[records] as usize];
+        let mut partners = vec![(0.0f32, 0u32); start[n] as usize];
         for &(w, i, j) in links {
             for (r, p) in [(i, j), (j, i)] {
-                partners[fill[r as usize] as usize] = (w as f32, p);
-                fill[r as usize] += 1;
+                if registered(p) {
+                    partners[fill[r as usize] as usize] = (w as f32, p);
+                    fill[r as usize] += 1;
+                }
             }
         }
         // Links come in tiers (see `batch`), so each record's partners are put strongest first.
-        for r in 0..records {
+        for r in 0..n {
             partners[start[r] as usize..start[r + 1] as usize]
                 .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         }
@@ -529,9 +537,12 @@ pub(crate) fn cluster(
 ) -> (Vec<u32>, ClusterStats, Vec<Link>) {
     let n = records.len();
     let registers = registers(records, links);
-    let partners = Partners::new(n, links);
-    let (links, ambiguous) = unambiguous(records, &registers, &partners, links);
-    drop(partners);
+    let (links, ambiguous) = if registers.is_empty() {
+        (links.to_vec(), Vec::new())
+    } else {
+        let partners = Partners::new(records, &registers, links);
+        unambiguous(records, &registers, &partners, links)
+    };
     let mut clusters = Clusters {
         parent: (0..n as u32).collect(),
         members: (0..n as u32).map(|i| vec![i]).collect(),
