@@ -6,16 +6,17 @@
 //! person's own records come together before a shared phone can pull one of them to a
 //! flatmate. A record linked as strongly to two records of a register (two persons) takes
 //! neither link: which of the two it belongs to, the evidence cannot tell, and a steward is
-//! asked. Two clusters merge only if the merged
-//! profile stays coherent as a whole: it would not hold two different valid values of one strong
-//! identifier kind, no more of the record pairs across the two clusters are vetoed
-//! (clearly different given names, birth dates or sex) than not, and the evidence of the other cross
-//! pairs (their weights without the prior) is, on average, not against the merge, and the two do
-//! not carry only clearly different birth dates, nor records of clearly different ages (a pupil's
-//! class against the other's birth years, an employer's report against a child; see `age`). So
-//! a family sharing a phone and an address, or
-//! a child's record carrying a parent's phone, does not pull two people into one profile through
-//! one weak link, nor through an undated record that agrees with both.
+//! asked.
+//!
+//! Two clusters merge only if the merged profile stays coherent as a whole: it would not hold two
+//! different valid values of one strong identifier kind, no more of the record pairs across the
+//! two clusters are vetoed (clearly different given names, birth dates or sex) than not, and the
+//! evidence of the other cross pairs (their weights without the prior) is, on average, not
+//! against the merge, and the two do not carry only clearly different birth dates, nor records of
+//! clearly different ages (a pupil's class against the other's birth years, an employer's report
+//! against a child; see `age`). So a family sharing a phone and an address, or a child's record
+//! carrying a parent's phone, does not pull two people into one profile through one weak link,
+//! nor through an undated record that agrees with both.
 
 use std::collections::HashMap;
 
@@ -420,15 +421,6 @@ fn registers(records: &[RecordFacts], links: &[Link]) -> Vec<SourceId> {
     registers
 }
 
-/// Whether two records are two persons whatever else is known: both on one register. (Clearly
-/// different birth dates are not enough: one of a person's records may carry a garbled date, and
-/// the person's other records would lose their links to both; on the demo city at 100,000 persons
-/// that cost 1,000 correct pairs to undo one over-merge.)
-fn two_persons(records: &[RecordFacts], registers: &[SourceId], x: u32, y: u32) -> bool {
-    let (a, b) = (&records[x as usize], &records[y as usize]);
-    a.reference.source == b.reference.source && registers.contains(&a.reference.source)
-}
-
 /// Every record's links to records of a register, strongest first, in one flat array:
 /// `(weight, partner)`.
 struct Partners {
@@ -476,13 +468,15 @@ impl Partners {
 }
 
 /// The links left once every ambiguous pair of links is dropped: a record linked to two records
-/// that are [`two_persons`], with weights within [`AMBIGUITY_MARGIN_BITS`], could be either
+/// of one register (two persons), with weights within [`AMBIGUITY_MARGIN_BITS`], could be either
 /// person's, and taking the stronger would give one person's record to the other as often as
 /// not. Both links go; the record keeps its other links, and the pairs stay in the review queue
-/// for a steward. The links keep their order.
+/// for a steward. The links keep their order. (Two records with clearly different birth dates
+/// are not "two persons" here: one of a person's records may carry a garbled date, and the
+/// person's other records would lose their links to both; on the demo city at 100,000 persons
+/// that cost 1,000 correct pairs to undo one over-merge.)
 fn unambiguous(
     records: &[RecordFacts],
-    registers: &[SourceId],
     partners: &Partners,
     links: &[Link],
 ) -> (Vec<Link>, Vec<Link>) {
@@ -498,7 +492,9 @@ fn unambiguous(
                     if f64::from(wx - wy) >= AMBIGUITY_MARGIN_BITS {
                         break;
                     }
-                    if two_persons(records, registers, x, y) {
+                    // Partners are all register records: two of one source are two persons.
+                    if records[x as usize].reference.source == records[y as usize].reference.source
+                    {
                         out.push((r.min(x), r.max(x)));
                         out.push((r.min(y), r.max(y)));
                     }
@@ -541,7 +537,7 @@ pub(crate) fn cluster(
         (links.to_vec(), Vec::new())
     } else {
         let partners = Partners::new(records, &registers, links);
-        unambiguous(records, &registers, &partners, links)
+        unambiguous(records, &partners, links)
     };
     let mut clusters = Clusters {
         parent: (0..n as u32).collect(),
