@@ -62,6 +62,13 @@ impl IdKind {
         )
     }
 
+    /// Whether a value of this kind carries a check digit, so that a mistyped digit leaves an
+    /// invalid value. Without one (passports, the OMS policy, the work patent) a typo gives
+    /// another well-formed value: two values one typo apart may be one document written twice.
+    pub const fn has_check_digit(self) -> bool {
+        matches!(self, IdKind::Snils | IdKind::Inn)
+    }
+
     /// The stable name used in mapping files, the store and the CLI (`snils:…`).
     pub const fn name(self) -> &'static str {
         match self {

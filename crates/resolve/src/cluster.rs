@@ -389,8 +389,10 @@ fn sample(members: &[u32]) -> impl Iterator<Item = u32> + '_ {
 }
 
 fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
-    a.iter()
-        .any(|(kind, value)| b.iter().any(|(k, v)| k == kind && v != value))
+    a.iter().any(|(kind, value)| {
+        b.iter()
+            .any(|(k, v)| k == kind && crate::compare::strong_values_conflict(*kind, value, v))
+    })
 }
 
 /// The sources that keep one record per person, judged from the links: a tax or health fund's

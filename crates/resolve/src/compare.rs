@@ -4,7 +4,7 @@
 //! turns levels into weights. A name from one field may have had its parts in either order, so
 //! names are compared both ways and the better reading is kept.
 
-use tessera_model::DatePrecision;
+use tessera_model::{DatePrecision, IdKind};
 
 use crate::features::RecordFacts;
 
@@ -90,6 +90,7 @@ impl Field {
                 "different valid values",
                 "different other identifiers",
                 "other identifiers one digit apart",
+                "valid values one typo apart, no check digit",
             ],
         }
     }
@@ -426,21 +427,39 @@ fn words_level(words_a: &[&str], words_b: &[&str], numbers_agree: bool) -> u8 {
     }
 }
 
+/// The strong-identifier level of two valid values of one kind that are one typo apart, where
+/// the kind has no check digit to catch the typo: one document mistyped (a migrant's passport on
+/// one of his registrations), or two documents issued one after the other (twins' passports).
+/// Not a cannot-link, and not support enough to outweigh a different given name.
+pub(crate) const STRONG_ONE_TYPO_APART: u8 = 5;
+
+/// Whether two valid values of one strong kind are two documents, and so two persons: they
+/// differ, and not by one typo in a kind that has no check digit to catch it.
+pub(crate) fn strong_values_conflict(kind: IdKind, a: &str, b: &str) -> bool {
+    a != b && (kind.has_check_digit() || !one_typo_apart(a, b))
+}
+
 fn strong_level(a: &RecordFacts, b: &RecordFacts) -> u8 {
     let mut agree = false;
+    let mut typo = false;
     for (kind, value) in &a.strong_ids {
         for (other_kind, other_value) in &b.strong_ids {
             if kind == other_kind {
                 if value == other_value {
                     agree = true;
-                } else {
+                } else if strong_values_conflict(*kind, value, other_value) {
                     return 2;
+                } else {
+                    typo = true;
                 }
             }
         }
     }
     if agree || a.other_ids.iter().any(|x| b.other_ids.contains(x)) {
         return 1;
+    }
+    if typo {
+        return STRONG_ONE_TYPO_APART;
     }
     // Other identifiers of the same type that differ: evidence against (or, one digit apart, a
     // typo), never a cannot-link.

@@ -19,7 +19,7 @@ use crate::features::RecordFacts;
 const SIMILAR_NAME: u8 = 3;
 
 /// The most levels any field has.
-pub(crate) const MAX_LEVELS: usize = 5;
+pub(crate) const MAX_LEVELS: usize = 6;
 
 /// Why a pair is not a match whatever its weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,7 +113,7 @@ const RANDOM_PAIRS: usize = 400_000;
 /// The version of the form [`Model::to_stored`] writes. Raise it whenever `Model`'s fields or
 /// [`Field`]'s levels change, so that a model stored by older code is learned afresh instead of
 /// misread.
-const STORED_FORMAT: u32 = 1;
+pub(crate) const STORED_FORMAT: u32 = 2;
 
 /// A model as it is stored: its parameters, with the form they are in.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -153,7 +153,7 @@ fn initial_m() -> [[f64; MAX_LEVELS]; Field::COUNT] {
             Field::Contact => &[0.0, 0.7, 0.05, 0.25],
             Field::Employer => &[0.0, 0.6, 0.2, 0.19, 0.01],
             Field::Address => &[0.0, 0.6, 0.15, 0.1, 0.15],
-            Field::StrongId => &[0.0, 0.88, 0.01, 0.06, 0.05],
+            Field::StrongId => &[0.0, 0.88, 0.01, 0.06, 0.04, 0.01],
         };
         m[field as usize][..row.len()].copy_from_slice(row);
     }

@@ -1003,11 +1003,12 @@ fn a_stored_model_reads_back_exactly_and_another_form_is_learned_afresh() {
     let text = model.to_stored();
     assert_eq!(crate::Model::from_stored(&text), Some(model.clone()));
     // Stored by code whose model had another form: not misread.
-    let older = text.replacen("\"format\":1", "\"format\":0", 1);
+    let current = format!("\"format\":{}", crate::model::STORED_FORMAT);
+    let older = text.replacen(&current, "\"format\":0", 1);
     assert_ne!(older, text);
     assert_eq!(crate::Model::from_stored(&older), None);
     assert_eq!(
-        crate::Model::from_stored("{\"format\":1,\"model\":{}}"),
+        crate::Model::from_stored(&format!("{{{current},\"model\":{{}}}}")),
         None
     );
     assert_eq!(crate::Model::from_stored("not a model"), None);
@@ -1254,4 +1255,57 @@ fn a_record_naming_a_parent_is_not_the_parents() {
     assert!(!b.same(profiles, mother, daughter), "{stats:?}");
     assert!(b.same(profiles, pupil, daughter), "{stats:?}");
     assert!(b.same(profiles, son_at_school, son), "{stats:?}");
+}
+
+/// A passport has no check digit, so a mistyped digit leaves another well-formed number: one
+/// typo apart, with the name and the birth date agreeing, it is one passport written twice, not
+/// two persons. A clearly different number still keeps two records apart, and twins whose
+/// passports were issued one after the other (numbers one digit apart) stay two persons.
+#[test]
+fn a_mistyped_passport_is_not_another_persons_but_another_passport_is() {
+    let mut b = Builder::population(300);
+    let passport = |number: &str| id(IdKind::PassportForeign, number);
+    let person = || name("Рахимов", "Фаррух", Some("Алишерович"));
+    let registered = b.add(
+        "migration",
+        person(),
+        date(1991, 4, 17),
+        vec![passport("FA1234567")],
+    );
+    let mistyped = b.add(
+        "tax",
+        person(),
+        date(1991, 4, 17),
+        vec![passport("FA1234867")],
+    );
+    let other = b.add(
+        "border",
+        person(),
+        date(1991, 4, 17),
+        vec![passport("AB7654321")],
+    );
+    let home = address("Москва, ул. Ленина, д. 9, кв. 2");
+    let twin_a = b.add(
+        "migration",
+        name("Юсупов", "Бахром", Some("Каримович")),
+        date(1999, 8, 1),
+        vec![passport("AA2000001"), home.clone()],
+    );
+    let twin_b = b.add(
+        "tax",
+        name("Юсупов", "Бехруз", Some("Каримович")),
+        date(1999, 8, 1),
+        vec![passport("AA2000002"), home],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(
+        b.same(&profiles, registered, mistyped),
+        "a typo split a person"
+    );
+    assert!(
+        !b.same(&profiles, registered, other),
+        "two passports merged"
+    );
+    assert!(!b.same(&profiles, mistyped, other), "two passports merged");
+    assert!(!b.same(&profiles, twin_a, twin_b), "twins merged");
 }
