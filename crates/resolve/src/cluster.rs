@@ -230,7 +230,7 @@ impl Clusters {
         for a in sample(&self.members[ra as usize]) {
             for b in sample(&self.members[rb as usize]) {
                 let (x, y) = (&records[a as usize], &records[b as usize]);
-                let comparison = compare(x, y);
+                let comparison = model.orient(x, y, &compare(x, y));
                 match comparison.level(Field::BirthDate) {
                     0 => {}
                     level => {

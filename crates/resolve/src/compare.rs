@@ -104,12 +104,26 @@ impl Field {
 pub(crate) const EXACT: u8 = 1;
 pub(crate) const MISSING: u8 = 0;
 
+/// How the surnames and given names of two records were paired up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NameReading {
+    /// Surname with surname, given name with given name.
+    #[default]
+    Straight,
+    /// Across (the first record's surname with the second's given name, and the other way),
+    /// each pair named as the first record names its part: how [`compare`] reads them.
+    Swapped,
+    /// Across, each pair named as the second record names its part: the first record's order
+    /// was the reversed one (see `Model::orient`).
+    SwappedAsSecond,
+}
+
 /// The comparison of two records: one level per field.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Comparison {
     pub levels: [u8; Field::COUNT],
-    /// The name parts of the second record were compared in swapped order.
-    pub swapped_names: bool,
+    /// How the name parts were paired up.
+    pub names: NameReading,
     /// One record names the other's person as a relative (see
     /// [`RecordFacts::names_as_relative`]).
     pub relative: bool,
@@ -118,6 +132,11 @@ pub struct Comparison {
 impl Comparison {
     pub fn level(&self, field: Field) -> u8 {
         self.levels[field as usize]
+    }
+
+    /// Whether the name parts were compared across (one record's order is the other's reverse).
+    pub fn swapped_names(&self) -> bool {
+        self.names != NameReading::Straight
     }
 
     pub(crate) fn strong_conflict(&self) -> bool {
@@ -501,9 +520,12 @@ pub fn compare(a: &RecordFacts, b: &RecordFacts) -> Comparison {
         )
     });
     let use_swapped = swapped.is_some_and(|swapped| badness(swapped) + 1 < badness(straight));
-    let (surname, given) = match swapped {
-        Some(swapped) if use_swapped => swapped,
-        _ => straight,
+    // Read across, which pair is the given names depends on whose order was right, and the
+    // parts do not say: the pairs are named as the first record names its parts, and
+    // `Model::orient` decides by how common each value is as a surname and as a given name.
+    let (surname, given, names) = match swapped {
+        Some((first, second)) if use_swapped => (first, second, NameReading::Swapped),
+        _ => (straight.0, straight.1, NameReading::Straight),
     };
     let mut levels = [0u8; Field::COUNT];
     levels[Field::Surname as usize] = surname;
@@ -522,7 +544,7 @@ pub fn compare(a: &RecordFacts, b: &RecordFacts) -> Comparison {
     levels[Field::StrongId as usize] = strong_level(a, b);
     Comparison {
         levels,
-        swapped_names: use_swapped,
+        names,
         relative: a.names_as_relative(b) || b.names_as_relative(a),
     }
 }
@@ -650,7 +672,7 @@ mod tests {
             &person("Хасанов", "Рустам", None),
             &person("Rustam", "KHASANOV", None),
         );
-        assert!(c.swapped_names);
+        assert!(c.swapped_names());
         assert_eq!((c.level(Field::Surname), c.level(Field::Given)), (1, 1));
         let twins = compare(
             &person("Иванов", "Иван", None),

@@ -2,7 +2,7 @@
 //! field, in bits, the way a steward reads it.
 
 use crate::batch::LINK_THRESHOLD_BITS;
-use crate::compare::{Field, compare};
+use crate::compare::{Field, NameReading, compare};
 use crate::features::RecordFacts;
 use crate::model::{Model, Veto, corroborated, veto};
 
@@ -61,7 +61,7 @@ fn field_value(record: &RecordFacts, field: Field, swapped: bool) -> Option<Stri
 
 /// Explains how `model` judges `a` against `b`.
 pub fn explain_pair(model: &Model, a: &RecordFacts, b: &RecordFacts) -> PairExplanation {
-    let comparison = compare(a, b);
+    let comparison = model.orient(a, b, &compare(a, b));
     let weights = model.field_weights(a, b, &comparison);
     let evidence = Field::ALL
         .iter()
@@ -69,8 +69,8 @@ pub fn explain_pair(model: &Model, a: &RecordFacts, b: &RecordFacts) -> PairExpl
             field,
             level: field.level_names()[comparison.level(field) as usize],
             weight: weights[field as usize],
-            left: field_value(a, field, false),
-            right: field_value(b, field, comparison.swapped_names),
+            left: field_value(a, field, comparison.names == NameReading::SwappedAsSecond),
+            right: field_value(b, field, comparison.names == NameReading::Swapped),
         })
         .collect();
     let prior = model.prior_weight();

@@ -31,7 +31,7 @@ pub use batch::{
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
 pub use cluster::ClusterStats;
-pub use compare::{Comparison, Field, compare};
+pub use compare::{Comparison, Field, NameReading, compare};
 pub use evaluate::{Evaluation, evaluate};
 pub use explain::{FieldEvidence, PairExplanation, explain_pair};
 pub use features::RecordFacts;

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::compare::{Comparison, EXACT, Field, MISSING};
+use crate::compare::{Comparison, EXACT, Field, MISSING, NameReading};
 use crate::features::RecordFacts;
 
 /// The name level "similar": alike, but more than one typo apart.
@@ -310,14 +310,16 @@ impl Model {
                 continue;
             }
             // Exact name agreement: weigh by how common the name is.
-            let (value, table) = match (field, comparison.swapped_names) {
-                (Field::Surname, false) => (a.surname.as_deref(), &self.surname_tf),
-                (Field::Surname, true) => (a.surname.as_deref(), &self.given_tf),
-                (Field::Given, false) => (a.given.as_deref(), &self.given_tf),
-                (Field::Given, true) => (a.given.as_deref(), &self.surname_tf),
+            // The value as the record whose order the comparison took names it.
+            let named = match comparison.names {
+                NameReading::Straight | NameReading::Swapped => a,
+                NameReading::SwappedAsSecond => b,
+            };
+            let (value, table) = match field {
+                Field::Surname => (named.surname.as_deref(), &self.surname_tf),
+                Field::Given => (named.given.as_deref(), &self.given_tf),
                 _ => continue,
             };
-            let _ = b;
             if let Some(tf) = value.and_then(|v| table.get(v)) {
                 let m = self.m[field as usize][EXACT as usize];
                 weights[field as usize] = (m / tf.max(1e-7)).log2();
@@ -343,8 +345,42 @@ impl Model {
         (self.prior_all_pairs / (1.0 - self.prior_all_pairs)).log2()
     }
 
-    /// Scores a pair: total weight (prior plus evidence) and veto.
+    /// A comparison whose name parts were read across, named the way the values say: the pair
+    /// whose values are more common as given names than as surnames is the given names. A
+    /// sister's report with her parts reversed ("Мария Черных", surname Мария) against her
+    /// brother's record agrees on the surname, and her given name differs; a married woman's
+    /// reversed record ("Мария Попова") against her new surname agrees on the given name. Which
+    /// record was reversed, the comparison alone cannot tell. Other comparisons are returned as
+    /// they are; orienting twice changes nothing.
+    pub fn orient(&self, a: &RecordFacts, b: &RecordFacts, comparison: &Comparison) -> Comparison {
+        if comparison.names != NameReading::Swapped {
+            return *comparison;
+        }
+        // log2 of how much more often the value is a given name than a surname.
+        let given_likeness = |value: Option<&str>| {
+            value.map_or(0.0, |v| {
+                let frequency = |table: &HashMap<String, f64>| {
+                    table.get(v).copied().unwrap_or_default().max(1e-7)
+                };
+                (frequency(&self.given_tf) / frequency(&self.surname_tf)).log2()
+            })
+        };
+        // As `compare` read them: the first pair is named "surname" by the first record.
+        let first_pair = given_likeness(a.surname.as_deref()) + given_likeness(b.given.as_deref());
+        let second_pair = given_likeness(a.given.as_deref()) + given_likeness(b.surname.as_deref());
+        let mut oriented = *comparison;
+        if first_pair > second_pair {
+            oriented
+                .levels
+                .swap(Field::Surname as usize, Field::Given as usize);
+            oriented.names = NameReading::SwappedAsSecond;
+        }
+        oriented
+    }
+
+    /// Scores a pair (its comparison oriented first): total weight (prior plus evidence) and veto.
     pub fn score(&self, a: &RecordFacts, b: &RecordFacts, comparison: &Comparison) -> PairScore {
+        let comparison = &self.orient(a, b, comparison);
         let weight = self.prior_weight() + self.evidence(a, b, comparison);
         PairScore {
             weight,

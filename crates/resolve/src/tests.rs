@@ -1309,3 +1309,48 @@ fn a_mistyped_passport_is_not_another_persons_but_another_passport_is() {
     assert!(!b.same(&profiles, mistyped, other), "two passports merged");
     assert!(!b.same(&profiles, twin_a, twin_b), "twins merged");
 }
+
+/// A sister's weekly report with her name parts reversed ("Мария Черных", read as surname Мария)
+/// carries her brother's phone: read across, the surname agrees and the given names differ, so
+/// the report stays off his profile, whichever of the two records is compared first (the
+/// source's name decides which comes first). Other residents named Мария, Дмитрий and Черных
+/// tell the model which parts are given names.
+#[test]
+fn a_reversed_name_does_not_hide_a_different_given_name() {
+    for reports in ["employer", "weekly_reports"] {
+        let mut b = Builder::population(300);
+        for (surname, given, year) in [("Черных", "Ольга", 1961), ("Соколова", "Мария", 1972)]
+        {
+            b.add(
+                "health",
+                name(surname, given, None),
+                date(year, 3, 4),
+                vec![],
+            );
+        }
+        b.add(
+            "health",
+            name("Орлов", "Дмитрий", None),
+            date(1983, 5, 6),
+            vec![],
+        );
+        let phone = id(IdKind::Phone, "+79857330563");
+        let brother = b.add(
+            "health",
+            name("Черных", "Дмитрий", Some("Андреевич")),
+            date(1995, 10, 16),
+            vec![phone.clone()],
+        );
+        let sister = b.add(
+            reports,
+            name("Мария", "Черных", None),
+            None,
+            vec![phone, employment("5015232941", "67500629")],
+        );
+        let profiles = resolve(b.records.clone()).profiles;
+        assert!(
+            !b.same(&profiles, brother, sister),
+            "a sister joined her brother ({reports})"
+        );
+    }
+}
