@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use tessera_model::{IdKind, SourceId};
+use tessera_model::{IdKind, Sex, SourceId};
 
 use crate::age::AgeEvidence;
 use crate::compare::{Field, compare, patronymics_differ};
@@ -50,6 +50,10 @@ const REGISTER_MIN_RECORDS: u64 = 1_000;
 /// The birth-date comparison level "different": not equal, not a swap or one digit apart, not
 /// the same year (see [`Field::level_names`]).
 const BIRTH_DATES_DIFFERENT: u8 = 4;
+/// Birth-date levels up to this one agree: exact, or near (a swap, one digit, less precise).
+const BIRTH_DATES_NEAR: u8 = 2;
+/// Name levels up to this one agree: exact, or close (one typo).
+const CLOSE_NAME: u8 = 2;
 
 /// A record's links to two records of one register (two persons, see [`registers`]) are equally
 /// good, and so neither is taken, when their weights lie within this many bits of each other
@@ -227,6 +231,11 @@ impl Clusters {
         // Cross pairs where both records carry a birth date, how many of them clearly differ,
         // and whether any pair shares an identifier.
         let (mut dated, mut dates_differ, mut shared_identifier) = (0u32, 0u32, false);
+        // Whether a record of either side is a man's; cross pairs with both surnames, whether
+        // one of them agrees (or is one typo off), and whether a pair names one person (an
+        // identifier, one employer's personnel number) or agrees on the birth date.
+        let (mut male, mut surnamed, mut surnames_agree, mut identified) =
+            (false, 0u32, false, false);
         for a in sample(&self.members[ra as usize]) {
             for b in sample(&self.members[rb as usize]) {
                 let (x, y) = (&records[a as usize], &records[b as usize]);
@@ -236,8 +245,18 @@ impl Clusters {
                     level => {
                         dated += 1;
                         dates_differ += u32::from(level == BIRTH_DATES_DIFFERENT);
+                        identified |= level <= BIRTH_DATES_NEAR;
                     }
                 }
+                male |= x.sex == Some(Sex::Male) || y.sex == Some(Sex::Male);
+                match comparison.level(Field::Surname) {
+                    0 => {}
+                    level => {
+                        surnamed += 1;
+                        surnames_agree |= level <= CLOSE_NAME;
+                    }
+                }
+                identified |= crate::model::identifies(&comparison);
                 // As in the veto, such an identifier outweighs a clearly different date.
                 shared_identifier |= comparison.identifier_supports();
                 match crate::model::veto(&comparison) {
@@ -269,9 +288,16 @@ impl Clusters {
         // record, or an employer's report glued to a child's record by a parent's phone. A
         // shared identifier decides here too.
         let ages_apart = ages_apart && !shared_identifier;
+        // A man's profile and records whose every surname differs from his (by more than a
+        // typo), held to it by a phone or an address alone, with nothing that names one person
+        // and no birth date in common: a flatmate's or a relative's weekly reports, often under
+        // the same given name (Azamat Mamytov's phone on Azamat Boobekov's reports). A man's
+        // surname does not change on marriage; one garbled report among his own agrees elsewhere.
+        let another_mans = male && surnamed > 0 && !surnames_agree && !identified;
         if contradicted
             || dates_apart
             || ages_apart
+            || another_mans
             || weight_sum / f64::from(agreeing.max(1)) < 0.0
         {
             return Some(Merge::Incoherent);

@@ -1354,3 +1354,49 @@ fn a_reversed_name_does_not_hide_a_different_given_name() {
         );
     }
 }
+
+/// Two men with one given name share a flat (its phone and address). One man's weekly reports,
+/// all under a surname like his but not his (Каримов, Рахимов), reach the other's health record
+/// only through the flat: they stay off his profile. The other man's own reports join him
+/// through the same phone.
+#[test]
+fn a_flatmates_reports_under_another_surname_stay_off_a_mans_profile() {
+    let mut b = Builder::population(1000);
+    let phone = id(IdKind::Phone, "+79418128827");
+    let flat = address("Москва, ул. Ленина, д. 117, корп. 5, кв. 187");
+    let man = b.add(
+        "health",
+        name("Рахимов", "Дилшод", Some("Шерзодович")),
+        date(2003, 6, 18),
+        vec![phone.clone(), flat.clone(), Attribute::Sex(Sex::Male)],
+    );
+    let report = |b: &mut Builder, surname: &str, employer: (&str, &str)| {
+        b.add(
+            "employer",
+            name(surname, "Дилшод", None),
+            None,
+            vec![
+                phone.clone(),
+                flat.clone(),
+                employment(employer.0, employer.1),
+            ],
+        )
+    };
+    let own = [
+        report(&mut b, "Рахимов", ("5045179734", "10716320")),
+        report(&mut b, "Рахимов", ("5045179734", "10716320")),
+    ];
+    let flatmate = [
+        report(&mut b, "Каримов", ("5007855710", "58987437")),
+        report(&mut b, "Каримов", ("5007855710", "58987437")),
+    ];
+    let profiles = resolve(b.records.clone()).profiles;
+    for report in own {
+        assert!(b.same(&profiles, man, report), "his own report left him");
+    }
+    assert!(b.same(&profiles, flatmate[0], flatmate[1]));
+    assert!(
+        !b.same(&profiles, man, flatmate[0]),
+        "a flatmate's reports joined him"
+    );
+}
