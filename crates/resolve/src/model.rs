@@ -104,8 +104,43 @@ pub struct Model {
     weights: [[f64; MAX_LEVELS]; Field::COUNT],
     surname_tf: HashMap<String, f64>,
     given_tf: HashMap<String, f64>,
+    /// The frequencies of whole names (surname and given name together, keyed by
+    /// [`name_pair_key`]) on at least [`MIN_NAME_PAIR_RECORDS`] records. Surnames and given
+    /// names are not independent: Rahimova and Dilnoza are both Uzbek, and the two together are
+    /// many times commoner than the product of their frequencies over a mostly Russian registry.
+    name_pair_tf: HashMap<u64, f64>,
     /// How many records the model was learned from.
     records: usize,
+}
+
+/// A whole name on fewer records than this is weighed by its parts' frequencies alone.
+const MIN_NAME_PAIR_RECORDS: u64 = 8;
+
+const NAME_PAIR_HASHER: foldhash::fast::FixedState =
+    foldhash::fast::FixedState::with_seed(0x6e61_6d65_7061_6972);
+
+/// The key of a whole name in [`Model`]'s table of whole-name frequencies.
+fn name_pair_key(surname: &str, given: &str) -> u64 {
+    use std::hash::BuildHasher;
+    NAME_PAIR_HASHER.hash_one((surname, given))
+}
+
+/// The frequencies of whole names on at least [`MIN_NAME_PAIR_RECORDS`] records, among the
+/// records that carry both parts.
+fn name_pair_frequencies(records: &[RecordFacts]) -> HashMap<u64, f64> {
+    let mut counts: HashMap<u64, u64> = HashMap::new();
+    let mut total = 0u64;
+    for record in records {
+        if let (Some(surname), Some(given)) = (&record.surname, &record.given) {
+            *counts.entry(name_pair_key(surname, given)).or_default() += 1;
+            total += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|&(_, n)| n >= MIN_NAME_PAIR_RECORDS)
+        .map(|(key, n)| (key, n as f64 / total as f64))
+        .collect()
 }
 
 const RANDOM_PAIRS: usize = 400_000;
@@ -206,6 +241,7 @@ impl Model {
             weights: [[0.0; MAX_LEVELS]; Field::COUNT],
             surname_tf: term_frequencies(records.iter().filter_map(|r| r.surname.as_deref())),
             given_tf: term_frequencies(records.iter().filter_map(|r| r.given.as_deref())),
+            name_pair_tf: name_pair_frequencies(records),
             records: records.len(),
         };
         model.refresh_weights();
@@ -323,6 +359,23 @@ impl Model {
             if let Some(tf) = value.and_then(|v| table.get(v)) {
                 let m = self.m[field as usize][EXACT as usize];
                 weights[field as usize] = (m / tf.max(1e-7)).log2();
+            }
+        }
+        // Both parts exact: the whole name is at most as telling as its own frequency says.
+        let (surname, given) = (Field::Surname as usize, Field::Given as usize);
+        if comparison.levels[surname] == EXACT && comparison.levels[given] == EXACT {
+            let named = match comparison.names {
+                NameReading::Straight | NameReading::Swapped => a,
+                NameReading::SwappedAsSecond => b,
+            };
+            if let (Some(s), Some(g)) = (&named.surname, &named.given)
+                && let Some(tf) = self.name_pair_tf.get(&name_pair_key(s, g))
+            {
+                let m = self.m[surname][EXACT as usize] * self.m[given][EXACT as usize];
+                let whole = (m / tf.max(1e-12)).log2();
+                if whole < weights[surname] + weights[given] {
+                    weights[given] = whole - weights[surname];
+                }
             }
         }
         weights

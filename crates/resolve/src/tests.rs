@@ -1400,3 +1400,38 @@ fn a_flatmates_reports_under_another_surname_stay_off_a_mans_profile() {
         "a flatmate's reports joined him"
     );
 }
+
+/// A whole name whose parts always come together (an Uzbek surname with an Uzbek given name) is
+/// as common as the two together are, not as the product of their frequencies over a registry
+/// of other names: two records of it that agree on nothing but the name and a birth date are
+/// namesakes as often as not, and stay apart.
+#[test]
+fn a_common_whole_name_with_rare_parts_is_weighed_as_common() {
+    let mut b = Builder::population(300);
+    for p in 0..60u32 {
+        b.add(
+            "health",
+            name("Рахимова", "Дилноза", None),
+            date(
+                1970 + (p % 30) as i32,
+                1 + (p % 12) as u8,
+                1 + (p % 27) as u8,
+            ),
+            vec![id(IdKind::Snils, &snils(900_000 + p))],
+        );
+    }
+    let registered = b.add(
+        "tax",
+        name("Рахимова", "Дилноза", None),
+        date(1983, 12, 26),
+        vec![address("Москва, Каширское ш., 100-102")],
+    );
+    let migrant = b.add(
+        "migration",
+        name("Рахимова", "Дилноза", None),
+        date(1983, 12, 26),
+        vec![address("Москва, ул. Школьная, д. 158, кв. 100")],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(!b.same(&profiles, registered, migrant), "namesakes merged");
+}
