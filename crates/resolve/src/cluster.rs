@@ -25,7 +25,7 @@ use tessera_model::{IdKind, Sex, SourceId};
 use crate::age::AgeEvidence;
 use crate::compare::{Field, compare, patronymics_differ};
 use crate::features::RecordFacts;
-use crate::model::Model;
+use crate::model::{Model, Veto};
 
 /// A scored link between two records: `(weight in bits, i, j)` with `i < j`.
 pub(crate) type Link = (f64, u32, u32);
@@ -136,6 +136,85 @@ pub(crate) enum Merge {
     SameRegister,
 }
 
+/// Why two profiles would contradict each other as one: the profile-level rules a link must
+/// pass before two clusters merge (see [`why_apart`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Apart {
+    /// Each holds a different valid value of one strong identifier kind.
+    StrongIds {
+        kind: IdKind,
+        left: String,
+        right: String,
+    },
+    /// Most pairs across the two are vetoed (`example` is one pair's veto).
+    MostPairsVetoed {
+        vetoed: u32,
+        pairs: u32,
+        example: Veto,
+    },
+    /// Every pair across them with two birth dates has clearly different ones.
+    BirthDates,
+    /// What dates them clearly differs: a pupil's class, an employer's report of someone under
+    /// 14, a record observed over a year before the other's birth.
+    Ages,
+    /// A man's profile, and records whose every surname differs from his, held to it by a
+    /// phone or an address alone.
+    AnotherMansSurname,
+    /// The evidence across them is, on average, against.
+    EvidenceAgainst { bits: f64 },
+}
+
+impl Apart {
+    /// The rule in words, for `tessera explain`.
+    pub fn reason(&self) -> String {
+        match self {
+            Apart::StrongIds { kind, left, right } => format!(
+                "two different valid values of {}: {left} on one profile, {right} on the other",
+                kind.name()
+            ),
+            Apart::MostPairsVetoed {
+                vetoed,
+                pairs,
+                example,
+            } => format!(
+                "{vetoed} of {pairs} pairs of records across the two profiles are vetoed (e.g. {})",
+                example.reason()
+            ),
+            Apart::BirthDates => {
+                "every birth date on one profile clearly differs from every one on the other".into()
+            }
+            Apart::Ages => "their ages clearly differ (a pupil's class, someone under 14 at work, or a record made over a year before the other's birth)".into(),
+            Apart::AnotherMansSurname => "one is a man's profile, and every surname on the other differs from his, with only a phone or an address in common".into(),
+            Apart::EvidenceAgainst { bits } => format!(
+                "the evidence across the two profiles is against, {bits:+.1} bits a pair on average"
+            ),
+        }
+    }
+}
+
+/// Why the records of `left` (one profile) and `right` (another) cannot be one profile by a
+/// link between them, as the batch and incremental runs judge it; `None` if no profile-level
+/// rule refuses (the two then stay apart for what these rules do not see: a steward's
+/// decision, a source that keeps one record per person, a record tied between two such
+/// records, or the order in which the links were taken).
+pub fn why_apart(model: &Model, left: &[RecordFacts], right: &[RecordFacts]) -> Option<Apart> {
+    if left.is_empty() || right.is_empty() {
+        return None;
+    }
+    let records: Vec<RecordFacts> = left.iter().chain(right).cloned().collect();
+    let mut clusters = Clusters::new();
+    for record in &records {
+        clusters.push(record);
+    }
+    let split = left.len() as u32;
+    for i in 1..records.len() as u32 {
+        let first = if i < split { 0 } else { split };
+        clusters.join(first, i);
+    }
+    let (ra, rb) = (clusters.find(0), clusters.find(split));
+    clusters.refusal(&records, model, ra, rb, Grounds::Link)
+}
+
 /// The two name parts in a fixed order, so that swapped orders meet.
 pub(crate) fn name_key(record: &RecordFacts) -> Option<(&str, &str)> {
     let (s, g) = (record.surname.as_deref()?, record.given.as_deref()?);
@@ -187,19 +266,40 @@ impl Clusters {
         if kept_apart(self, ra, rb) || kept_apart(self, rb, ra) {
             return Merge::StewardApart;
         }
-        if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]) {
+        if strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize]).is_some() {
             return Merge::StrongConflict;
         }
         if grounds != Grounds::Decided && self.share_a_register(records, ra, rb) {
             return Merge::SameRegister;
         }
         if grounds != Grounds::Decided
-            && let Some(refusal) = self.incoherent(records, model, ra, rb, grounds)
+            && let Some(apart) = self.incoherent(records, model, ra, rb, grounds)
         {
-            return refusal;
+            return match apart {
+                Apart::StrongIds { .. } => Merge::StrongConflict,
+                _ => Merge::Incoherent,
+            };
         }
         self.merge(ra, rb);
         Merge::Done
+    }
+
+    /// Why clusters `ra` and `rb` cannot merge on `grounds`, by the strong identifiers they
+    /// hold and the coherence of their records (not a steward's decisions or registers).
+    fn refusal(
+        &self,
+        records: &[RecordFacts],
+        model: &Model,
+        ra: u32,
+        rb: u32,
+        grounds: Grounds,
+    ) -> Option<Apart> {
+        if let Some((kind, left, right)) =
+            strong_conflict(&self.strong[ra as usize], &self.strong[rb as usize])
+        {
+            return Some(Apart::StrongIds { kind, left, right });
+        }
+        self.incoherent(records, model, ra, rb, grounds)
     }
 
     /// Whether clusters `ra` and `rb` both hold a record of one register.
@@ -225,9 +325,10 @@ impl Clusters {
         ra: u32,
         rb: u32,
         grounds: Grounds,
-    ) -> Option<Merge> {
+    ) -> Option<Apart> {
         let ages_apart = self.ages[ra as usize].apart(&self.ages[rb as usize]);
         let (mut weight_sum, mut pairs, mut vetoed) = (0.0, 0u32, 0u32);
+        let mut example = None;
         // Cross pairs where both records carry a birth date, how many of them clearly differ,
         // and whether any pair shares an identifier.
         let (mut dated, mut dates_differ, mut shared_identifier) = (0u32, 0u32, false);
@@ -260,10 +361,15 @@ impl Clusters {
                 // As in the veto, such an identifier outweighs a clearly different date.
                 shared_identifier |= comparison.identifier_supports();
                 match crate::model::veto(&comparison) {
-                    Some(crate::model::Veto::StrongIdConflict) => {
-                        return Some(Merge::StrongConflict);
+                    Some(Veto::StrongIdConflict) => {
+                        let (kind, left, right) = strong_conflict(&x.strong_ids, &y.strong_ids)
+                            .expect("the veto found a conflict");
+                        return Some(Apart::StrongIds { kind, left, right });
                     }
-                    Some(_) => vetoed += 1,
+                    Some(veto) => {
+                        vetoed += 1;
+                        example.get_or_insert(veto);
+                    }
                     None => weight_sum += model.evidence(x, y, &comparison),
                 }
                 pairs += 1;
@@ -294,15 +400,24 @@ impl Clusters {
         // the same given name (Azamat Mamytov's phone on Azamat Boobekov's reports). A man's
         // surname does not change on marriage; one garbled report among his own agrees elsewhere.
         let another_mans = male && surnamed > 0 && !surnames_agree && !identified;
-        if contradicted
-            || dates_apart
-            || ages_apart
-            || another_mans
-            || weight_sum / f64::from(agreeing.max(1)) < 0.0
-        {
-            return Some(Merge::Incoherent);
+        let average = weight_sum / f64::from(agreeing.max(1));
+        if contradicted {
+            Some(Apart::MostPairsVetoed {
+                vetoed,
+                pairs,
+                example: example.expect("a vetoed pair"),
+            })
+        } else if dates_apart {
+            Some(Apart::BirthDates)
+        } else if ages_apart {
+            Some(Apart::Ages)
+        } else if another_mans {
+            Some(Apart::AnotherMansSurname)
+        } else if average < 0.0 {
+            Some(Apart::EvidenceAgainst { bits: average })
+        } else {
+            None
         }
-        None
     }
 
     /// Puts the records at `i` and `j` in one cluster whatever the evidence says: for profiles
@@ -414,10 +529,16 @@ fn sample(members: &[u32]) -> impl Iterator<Item = u32> + '_ {
     members.iter().step_by(step).copied()
 }
 
-fn strong_conflict(a: &[(IdKind, String)], b: &[(IdKind, String)]) -> bool {
-    a.iter().any(|(kind, value)| {
+/// The first kind of which `a` and `b` hold two different valid values (two documents), with
+/// the two values.
+fn strong_conflict(
+    a: &[(IdKind, String)],
+    b: &[(IdKind, String)],
+) -> Option<(IdKind, String, String)> {
+    a.iter().find_map(|(kind, value)| {
         b.iter()
-            .any(|(k, v)| k == kind && crate::compare::strong_values_conflict(*kind, value, v))
+            .find(|(k, v)| k == kind && crate::compare::strong_values_conflict(*kind, value, v))
+            .map(|(_, v)| (*kind, value.clone(), v.clone()))
     })
 }
 

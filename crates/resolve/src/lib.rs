@@ -30,7 +30,7 @@ pub use batch::{
     ResolveStats, ReviewPair, StewardDecision, apply_order, learn, resolve, resolve_with_history,
 };
 pub use blocking::{BlockingStats, KEY_FAMILIES, MAX_BLOCK};
-pub use cluster::ClusterStats;
+pub use cluster::{Apart, ClusterStats, why_apart};
 pub use compare::{Comparison, Field, NameReading, compare};
 pub use evaluate::{Evaluation, evaluate};
 pub use explain::{FieldEvidence, PairExplanation, explain_pair};

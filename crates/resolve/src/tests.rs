@@ -1435,3 +1435,54 @@ fn a_common_whole_name_with_rare_parts_is_weighed_as_common() {
     let profiles = resolve(b.records.clone()).profiles;
     assert!(!b.same(&profiles, registered, migrant), "namesakes merged");
 }
+
+/// `why_apart` names the rule that keeps two profiles apart: two SNILS, twins' given names, a
+/// flatmate's surname on a man's profile; and none for two records of one person.
+#[test]
+fn why_two_profiles_are_apart_is_named() {
+    let mut b = Builder::population(300);
+    let person = || name("Зябликов", "Аристарх", Some("Феоктистович"));
+    let phone = id(IdKind::Phone, "+79161234567");
+    let a = b.add(
+        "registry",
+        person(),
+        date(1961, 3, 15),
+        vec![id(IdKind::Snils, &snils(500_001))],
+    );
+    let c = b.add(
+        "registry",
+        person(),
+        date(1961, 3, 15),
+        vec![id(IdKind::Snils, &snils(500_002)), phone.clone()],
+    );
+    let own = b.add("tax", person(), date(1961, 3, 15), vec![phone.clone()]);
+    let twin = b.add(
+        "tax",
+        name("Зябликов", "Игнат", Some("Феоктистович")),
+        date(1961, 3, 15),
+        vec![phone],
+    );
+    let model = crate::learn(&b.records);
+    let facts = |i: usize| std::slice::from_ref(&b.records[i]);
+    assert_eq!(
+        crate::why_apart(
+            &model,
+            facts(a),
+            &[b.records[c].clone(), b.records[own].clone()]
+        ),
+        Some(crate::Apart::StrongIds {
+            kind: IdKind::Snils,
+            left: snils(500_001),
+            right: snils(500_002),
+        })
+    );
+    assert!(matches!(
+        crate::why_apart(&model, facts(own), facts(twin)),
+        Some(crate::Apart::MostPairsVetoed {
+            vetoed: 1,
+            pairs: 1,
+            example: crate::Veto::GivenNamesDiffer
+        })
+    ));
+    assert_eq!(crate::why_apart(&model, facts(c), facts(own)), None);
+}

@@ -7,7 +7,7 @@
 
 use tessera_model::{ProfileId, SourceId};
 use tessera_resolve::{
-    LINK_THRESHOLD_BITS, Model, PairExplanation, RecordFacts, explain_pair, learn,
+    LINK_THRESHOLD_BITS, Model, PairExplanation, RecordFacts, explain_pair, learn, why_apart,
 };
 use tessera_store::{Store, StoredRecord};
 
@@ -44,14 +44,14 @@ pub(crate) fn run(
         .map(|r| RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes))
         .collect();
     if second.is_some() {
-        print!(
-            "{}",
-            render_pair(
-                &records[0],
-                &records[1],
-                &explain_pair(&model, &facts[0], &facts[1])
-            )
-        );
+        let explanation = explain_pair(&model, &facts[0], &facts[1]);
+        print!("{}", render_pair(&records[0], &records[1], &explanation));
+        if explanation.linked
+            && let (Some(left), Some(right)) = (&records[0].profile, &records[1].profile)
+            && left != right
+        {
+            println!("  {}", why_apart_line(store, &grant, &model, left, right)?);
+        }
         return Ok(());
     }
     println!("profile {first}: {} records", records.len());
@@ -80,6 +80,44 @@ pub(crate) fn run(
     }
     println!("explain any two of them: tessera explain <source/key> <source/key>");
     Ok(())
+}
+
+/// Why two profiles, a link between whose records passes on its own, were kept apart: the
+/// profile-level rule that refuses them, judged on all their records (which this reads, and
+/// logs), or that none does as they stand.
+fn why_apart_line(
+    store: &dyn tessera_store::Database,
+    grant: &tessera_policy::Grant,
+    model: &Model,
+    left: &ProfileId,
+    right: &ProfileId,
+) -> anyhow::Result<String> {
+    let facts = |records: &[StoredRecord]| -> Vec<RecordFacts> {
+        records
+            .iter()
+            .map(|r| {
+                RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes)
+            })
+            .collect()
+    };
+    let left_records = store.profile_records(left)?;
+    let right_records = store.profile_records(right)?;
+    crate::audit::log_records(store, tessera_policy::Action::Explain, grant, &left_records)?;
+    crate::audit::log_records(
+        store,
+        tessera_policy::Action::Explain,
+        grant,
+        &right_records,
+    )?;
+    Ok(
+        match why_apart(model, &facts(&left_records), &facts(&right_records)) {
+            Some(apart) => format!("kept apart: {}", apart.reason()),
+            None => "kept apart by none of the profile-level rules as the two profiles stand: by \
+                 a steward's decision, a source that keeps one record per person, a record as \
+                 like two such records, or the order in which the run took its links"
+                .to_string(),
+        },
+    )
 }
 
 pub(crate) fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<StoredRecord> {

@@ -211,7 +211,84 @@ fn explain_shows_the_evidence_of_a_profile_and_of_a_pair(backend: Backend) {
         pair.contains(&format!("both are on profile {profile}")),
         "{pair}"
     );
+
+    // Two records that link on their own, on two profiles: explain says which rule keeps the
+    // profiles apart. One man's registrations under his SNILS (b with his phone, c with both),
+    // and a namesake's (a) with another SNILS: a is as like b as anyone, but b is on c's profile.
+    let files = dir.path().join("registry");
+    std::fs::create_dir_all(&files).unwrap();
+    let mapping = files.join("registry.mapping.toml");
+    std::fs::write(&mapping, REGISTRY_MAPPING).unwrap();
+    let csv = files.join("registry.csv");
+    std::fs::write(
+        &csv,
+        "key,surname,given,patronymic,birth,snils,phone\n\
+         a,Зябликов,Аристарх,Феоктистович,1961-03-15,112-233-445 95,\n\
+         b,Зябликов,Аристарх,Феоктистович,1961-03-15,,+79161234567\n\
+         c,Зябликов,Аристарх,Феоктистович,1961-03-15,156-789-012 11,+79161234567\n",
+    )
+    .unwrap();
+    tessera(
+        &data_dir,
+        &[
+            "import",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            csv.to_str().unwrap(),
+        ],
+    );
+    tessera(&data_dir, &["resolve"]);
+    let pair = tessera(&data_dir, &["explain", "registry/a", "registry/b"]);
+    assert!(pair.contains("decision: linked"), "{pair}");
+    assert!(pair.contains("they are on different profiles"), "{pair}");
+    assert!(
+        pair.contains(
+            "kept apart: two different valid values of snils: 11223344595 on one profile, 15678901211 on the other"
+        ),
+        "{pair}"
+    );
 }
+
+/// A registry of persons: key, whole name, birth date, SNILS and phone.
+const REGISTRY_MAPPING: &str = r#"
+[source]
+name = "registry"
+format = "csv"
+encoding = "utf-8"
+delimiter = ","
+header = true
+null_values = [""]
+
+[[field]]
+column = "key"
+target = "record.key"
+required = true
+
+[[field]]
+column = "surname"
+target = "name.surname"
+
+[[field]]
+column = "given"
+target = "name.given"
+
+[[field]]
+column = "patronymic"
+target = "name.patronymic"
+
+[[field]]
+column = "birth"
+target = "birth_date"
+formats = ["%Y-%m-%d"]
+
+[[field]]
+column = "snils"
+target = "id.snils"
+
+[[field]]
+column = "phone"
+target = "id.phone"
+"#;
 
 #[test]
 fn the_demo_refuses_a_store_it_did_not_make() {
