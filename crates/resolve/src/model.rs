@@ -398,8 +398,8 @@ impl Model {
         (self.prior_all_pairs / (1.0 - self.prior_all_pairs)).log2()
     }
 
-    /// A comparison whose name parts were read across, named the way the values say: the pair
-    /// whose values are more common as given names than as surnames is the given names. A
+    /// A comparison whose name parts were read across, named the way the values say: a pair
+    /// whose two values are both commoner as given names than as surnames is the given names. A
     /// sister's report with her parts reversed ("Мария Черных", surname Мария) against her
     /// brother's record agrees on the surname, and her given name differs; a married woman's
     /// reversed record ("Мария Попова") against her new surname agrees on the given name. Which
@@ -418,11 +418,15 @@ impl Model {
                 (frequency(&self.given_tf) / frequency(&self.surname_tf)).log2()
             })
         };
-        // As `compare` read them: the first pair is named "surname" by the first record.
-        let first_pair = given_likeness(a.surname.as_deref()) + given_likeness(b.given.as_deref());
-        let second_pair = given_likeness(a.given.as_deref()) + given_likeness(b.surname.as_deref());
+        // As `compare` read them: the first pair is named "surname" by the first record. It is
+        // taken for the given names only when both its values are given names and the other
+        // pair's are not both: a value the registry does not know (a garbled name) decides
+        // nothing, and the first record's order stands.
+        let given = |value: Option<&str>| given_likeness(value) > 0.0;
+        let first_pair = given(a.surname.as_deref()) && given(b.given.as_deref());
+        let second_pair = given(a.given.as_deref()) && given(b.surname.as_deref());
         let mut oriented = *comparison;
-        if first_pair > second_pair {
+        if first_pair && !second_pair {
             oriented
                 .levels
                 .swap(Field::Surname as usize, Field::Given as usize);

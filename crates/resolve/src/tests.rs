@@ -1319,8 +1319,12 @@ fn a_mistyped_passport_is_not_another_persons_but_another_passport_is() {
 fn a_reversed_name_does_not_hide_a_different_given_name() {
     for reports in ["employer", "weekly_reports"] {
         let mut b = Builder::population(300);
-        for (surname, given, year) in [("Черных", "Ольга", 1961), ("Соколова", "Мария", 1972)]
-        {
+        for (surname, given, year) in [
+            ("Черных", "Ольга", 1961),
+            ("Соколова", "Мария", 1972),
+            ("Белова", "Мария", 1977),
+            ("Орлова", "Мария", 1988),
+        ] {
             b.add(
                 "health",
                 name(surname, given, None),
