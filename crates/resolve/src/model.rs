@@ -339,6 +339,11 @@ impl Model {
         comparison: &Comparison,
     ) -> [f64; Field::COUNT] {
         let mut weights = [0.0; Field::COUNT];
+        // The names as the record whose order the comparison took names them.
+        let named = match comparison.names {
+            NameReading::Straight | NameReading::Swapped => a,
+            NameReading::SwappedAsSecond => b,
+        };
         for field in Field::ALL {
             let level = comparison.level(field);
             weights[field as usize] = self.level_weight(field, level);
@@ -346,11 +351,6 @@ impl Model {
                 continue;
             }
             // Exact name agreement: weigh by how common the name is.
-            // The value as the record whose order the comparison took names it.
-            let named = match comparison.names {
-                NameReading::Straight | NameReading::Swapped => a,
-                NameReading::SwappedAsSecond => b,
-            };
             let (value, table) = match field {
                 Field::Surname => (named.surname.as_deref(), &self.surname_tf),
                 Field::Given => (named.given.as_deref(), &self.given_tf),
@@ -363,19 +363,15 @@ impl Model {
         }
         // Both parts exact: the whole name is at most as telling as its own frequency says.
         let (surname, given) = (Field::Surname as usize, Field::Given as usize);
-        if comparison.levels[surname] == EXACT && comparison.levels[given] == EXACT {
-            let named = match comparison.names {
-                NameReading::Straight | NameReading::Swapped => a,
-                NameReading::SwappedAsSecond => b,
-            };
-            if let (Some(s), Some(g)) = (&named.surname, &named.given)
-                && let Some(tf) = self.name_pair_tf.get(&name_pair_key(s, g))
-            {
-                let m = self.m[surname][EXACT as usize] * self.m[given][EXACT as usize];
-                let whole = (m / tf.max(1e-12)).log2();
-                if whole < weights[surname] + weights[given] {
-                    weights[given] = whole - weights[surname];
-                }
+        if comparison.levels[surname] == EXACT
+            && comparison.levels[given] == EXACT
+            && let (Some(s), Some(g)) = (&named.surname, &named.given)
+            && let Some(tf) = self.name_pair_tf.get(&name_pair_key(s, g))
+        {
+            let m = self.m[surname][EXACT as usize] * self.m[given][EXACT as usize];
+            let whole = (m / tf.max(1e-12)).log2();
+            if whole < weights[surname] + weights[given] {
+                weights[given] = whole - weights[surname];
             }
         }
         weights
