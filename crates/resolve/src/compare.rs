@@ -450,7 +450,7 @@ fn words_level(words_a: &[&str], words_b: &[&str], numbers_agree: bool) -> u8 {
 /// the kind has no check digit to catch the typo: one document mistyped (a migrant's passport on
 /// one of his registrations), or two documents issued one after the other (twins' passports).
 /// Not a cannot-link, and not support enough to outweigh a different given name.
-pub(crate) const STRONG_ONE_TYPO_APART: u8 = 5;
+const STRONG_ONE_TYPO_APART: u8 = 5;
 
 /// Whether two valid values of one strong kind are two documents, and so two persons: they
 /// differ, and not by one typo in a kind that has no check digit to catch it.

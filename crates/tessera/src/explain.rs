@@ -39,10 +39,7 @@ pub(crate) fn run(
     };
     crate::audit::log_records(store, tessera_policy::Action::Explain, &grant, &records)?;
     let model = train(store)?;
-    let facts: Vec<RecordFacts> = records
-        .iter()
-        .map(|r| RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes))
-        .collect();
+    let facts = facts_of(&records);
     if second.is_some() {
         let explanation = explain_pair(&model, &facts[0], &facts[1]);
         print!("{}", render_pair(&records[0], &records[1], &explanation));
@@ -92,14 +89,6 @@ fn why_apart_line(
     left: &ProfileId,
     right: &ProfileId,
 ) -> anyhow::Result<String> {
-    let facts = |records: &[StoredRecord]| -> Vec<RecordFacts> {
-        records
-            .iter()
-            .map(|r| {
-                RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes)
-            })
-            .collect()
-    };
     let left_records = store.profile_records(left)?;
     let right_records = store.profile_records(right)?;
     crate::audit::log_records(store, tessera_policy::Action::Explain, grant, &left_records)?;
@@ -110,7 +99,7 @@ fn why_apart_line(
         &right_records,
     )?;
     Ok(
-        match why_apart(model, &facts(&left_records), &facts(&right_records)) {
+        match why_apart(model, &facts_of(&left_records), &facts_of(&right_records)) {
             Some(apart) => format!("kept apart: {}", apart.reason()),
             None => "kept apart by none of the profile-level rules as the two profiles stand: by \
                  a steward's decision, a source that keeps one record per person, a record as \
@@ -118,6 +107,14 @@ fn why_apart_line(
                 .to_string(),
         },
     )
+}
+
+/// What the resolver compares of each stored record.
+fn facts_of(records: &[StoredRecord]) -> Vec<RecordFacts> {
+    records
+        .iter()
+        .map(|r| RecordFacts::from_attributes(r.reference.clone(), r.observed_day(), &r.attributes))
+        .collect()
 }
 
 pub(crate) fn find_record(store: &dyn Store, reference: &str) -> anyhow::Result<StoredRecord> {
