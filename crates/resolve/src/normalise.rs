@@ -140,9 +140,11 @@ pub fn name_skeleton(text: &str) -> String {
 }
 
 /// A comparison key for an address: lower case, Ё as Е, the usual abbreviations of street-type
-/// and unit words dropped, numbers and names kept in order.
+/// and unit words dropped, numbers and names kept in order. Numbers written together are taken
+/// apart, so that every way a clerk writes one flat gives one key: `д. 97, корп. 3, кв. 402`,
+/// `д 97 к3 кв 402` and `97к3-402` are all `97 3 402`.
 pub fn address_key(text: &str) -> String {
-    const NOISE: [&str; 24] = [
+    const NOISE: [&str; 32] = [
         "г",
         "город",
         "ул",
@@ -155,24 +157,69 @@ pub fn address_key(text: &str) -> String {
         "пр-т",
         "просп",
         "проспект",
+        "пр-д",
+        "проезд",
         "пер",
         "переулок",
         "ш",
         "шоссе",
         "б-р",
         "бульвар",
+        "пл",
+        "площадь",
+        "наб",
+        "набережная",
         "корп",
+        "корпус",
         "к",
         "стр",
         "строение",
+        "с",
         "обл",
         "область",
     ];
     let lower = text.to_lowercase().replace('ё', "е");
-    let words = lower
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
-        .filter(|w| !w.is_empty() && !NOISE.contains(w));
-    words.collect::<Vec<_>>().join(" ")
+    let mut key = String::with_capacity(lower.len());
+    for word in lower.split(|c: char| c.is_whitespace() || c == ',' || c == '.') {
+        for part in address_parts(word) {
+            if !part.is_empty() && !NOISE.contains(&part) {
+                if !key.is_empty() {
+                    key.push(' ');
+                }
+                key.push_str(part);
+            }
+        }
+    }
+    key
+}
+
+/// The parts of one written word of an address: a word with a number in it is cut where digits
+/// meet letters, and at a hyphen or slash beside a digit (`97к3-402` is `97`, `к`, `3`, `402`);
+/// a word without one (`пр-т`) stays whole.
+fn address_parts(word: &str) -> Vec<&str> {
+    if !word.bytes().any(|b| b.is_ascii_digit()) {
+        return vec![word];
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut previous: Option<char> = None;
+    for (at, c) in word.char_indices() {
+        if c == '-' || c == '/' {
+            parts.push(&word[start..at]);
+            start = at + c.len_utf8();
+            previous = None;
+            continue;
+        }
+        if let Some(p) = previous
+            && p.is_ascii_digit() != c.is_ascii_digit()
+        {
+            parts.push(&word[start..at]);
+            start = at;
+        }
+        previous = Some(c);
+    }
+    parts.push(&word[start..]);
+    parts
 }
 
 #[cfg(test)]
@@ -248,5 +295,29 @@ mod tests {
             address_key("Г МОСКВА, ПРОСПЕКТ АНДРОПОВА, ДОМ 60, КВАРТИРА 154")
         );
         assert_eq!(address_key("Москва, Зелёная ул д 27"), "москва зеленая 27");
+    }
+
+    #[test]
+    fn one_flat_written_every_way_has_one_key() {
+        let flat = "тверская 97 3 402";
+        for written in [
+            "Тверская ул., 97к3-402",
+            "ул. Тверская, д. 97, корп. 3, кв. 402",
+            "улица Тверская, дом 97, корпус 3, квартира 402",
+            "Тверская ул д 97 к3 кв 402",
+            "Тверская ул. 97/3-402",
+        ] {
+            assert_eq!(address_key(written), flat, "{written}");
+        }
+        assert_eq!(address_key("Тверская ул., 97-402"), "тверская 97 402");
+        assert_eq!(
+            address_key("Москва, проезд Шокальского, дом 51"),
+            address_key("г. Москва, пр-д Шокальского, д. 51")
+        );
+        // Words without numbers keep their hyphens; a house letter stays, apart.
+        assert_eq!(
+            address_key("пр-т Мира-Северный, д 12а"),
+            "мира-северный 12 а"
+        );
     }
 }

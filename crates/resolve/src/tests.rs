@@ -1490,3 +1490,62 @@ fn why_two_profiles_are_apart_is_named() {
     ));
     assert_eq!(crate::why_apart(&model, facts(c), facts(own)), None);
 }
+
+/// A flat is one flat however a clerk writes it (`д. 97, кв. 402` or `97-402`): a tax record
+/// under a name and birth date two migrants share goes to the one registered at its flat, not to
+/// the one whose record spells the name as it does.
+#[test]
+fn a_register_record_joins_the_namesake_registered_at_its_flat() {
+    let mut b = Builder::population(300);
+    for p in 0..300u32 {
+        // Addresses for the model to learn from: each person's, written two ways.
+        let street = SURNAMES[(p % 12) as usize];
+        let (house, flat) = (1 + p % 97, 1 + p * 3 % 400);
+        b.records[2 * p as usize].address = Some(crate::address_key(&format!(
+            "ул. {street}ская, д. {house}, кв. {flat}"
+        )));
+        b.records[2 * p as usize + 1].address = Some(crate::address_key(&format!(
+            "{street}ская ул., {house}-{flat}"
+        )));
+    }
+    let registered = b.add(
+        "migration",
+        name("OMURBEKOV", "ERLAN", None),
+        date(1981, 5, 26),
+        vec![
+            id(IdKind::PassportForeign, "AC4990851"),
+            address("г. Москва, ул. Тверская, д. 97, кв. 402"),
+        ],
+    );
+    let namesake = b.add(
+        "health",
+        name("Омурбеков", "Эрлан", None),
+        date(1981, 5, 26),
+        vec![address("Москва, Вернадского пр-т, д 76, кв 390")],
+    );
+    let namesakes_registration = b.add(
+        "migration",
+        name("OMURBEKOV", "ERLAN", None),
+        date(1981, 5, 26),
+        vec![
+            id(IdKind::PassportForeign, "ID5138928"),
+            address("Москва, Вернадского пр-т, д 76, кв 390"),
+        ],
+    );
+    let tax = b.add(
+        "tax",
+        name("Омурбеков", "Эрлан", None),
+        date(1981, 5, 26),
+        vec![address("Тверская ул., 97-402")],
+    );
+    let profiles = resolve(b.records.clone()).profiles;
+    assert!(b.same(&profiles, namesake, namesakes_registration));
+    assert!(
+        !b.same(&profiles, tax, namesake),
+        "the tax record went by the spelling"
+    );
+    assert!(
+        b.same(&profiles, tax, registered),
+        "the tax record left its flat"
+    );
+}
