@@ -153,7 +153,7 @@ fn classify(score: &crate::model::PairScore, comparison: &Comparison) -> u8 {
     let above = score.weight >= LINK_THRESHOLD_BITS;
     let mut class = 0;
     match (score.veto, score.corroborated) {
-        (None, true) if above => {
+        (None, _) if score.links() => {
             class |= LINK;
             if crate::model::identifies(comparison) {
                 class |= IDENTIFIED;

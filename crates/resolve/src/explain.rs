@@ -1,10 +1,9 @@
 //! Explaining a decision: the evidence for and against two records being one person, field by
 //! field, in bits, the way a steward reads it.
 
-use crate::batch::LINK_THRESHOLD_BITS;
 use crate::compare::{Field, NameReading, compare};
 use crate::features::RecordFacts;
-use crate::model::{Model, Veto, corroborated, veto};
+use crate::model::{Model, PairScore, Veto, corroborated, one_employee, veto};
 
 /// One field's contribution.
 #[derive(Clone, Debug)]
@@ -27,7 +26,9 @@ pub struct PairExplanation {
     pub probability: f64,
     pub veto: Option<Veto>,
     pub corroborated: bool,
-    /// Whether this pair on its own is a link (above the threshold, corroborated, not vetoed).
+    /// Whether the two records name one employee (one employer's personnel number, one name).
+    pub one_employee: bool,
+    /// Whether this pair on its own is a link (see [`PairScore::links`]).
     pub linked: bool,
 }
 
@@ -75,15 +76,20 @@ pub fn explain_pair(model: &Model, a: &RecordFacts, b: &RecordFacts) -> PairExpl
         .collect();
     let prior = model.prior_weight();
     let total = prior + weights.iter().sum::<f64>();
-    let veto = veto(&comparison);
-    let corroborated = corroborated(&comparison);
+    let score = PairScore {
+        weight: total,
+        veto: veto(&comparison),
+        corroborated: corroborated(&comparison),
+        one_employee: one_employee(&comparison),
+    };
     PairExplanation {
         prior,
         evidence,
         total,
         probability: 1.0 / (1.0 + (-total).exp2()),
-        veto,
-        corroborated,
-        linked: total >= LINK_THRESHOLD_BITS && veto.is_none() && corroborated,
+        veto: score.veto,
+        corroborated: score.corroborated,
+        one_employee: score.one_employee,
+        linked: score.links(),
     }
 }

@@ -17,7 +17,6 @@
 
 use std::collections::HashMap;
 
-use crate::batch::LINK_THRESHOLD_BITS;
 use crate::blocking::{HUB_SIZE, IDENTITY_FAMILIES, MAX_BLOCK, NAME_PAIR_FAMILY, keys_of};
 use crate::cluster::{Clusters, Grounds, Merge, name_key};
 use crate::compare::compare;
@@ -201,7 +200,8 @@ impl<'m> Incremental<'m> {
                 let other = &self.records[c as usize];
                 let comparison = compare(&record, other);
                 let score = self.model.score(&record, other, &comparison);
-                (score.weight >= LINK_THRESHOLD_BITS && score.veto.is_none() && score.corroborated)
+                score
+                    .links()
                     .then_some((identifies(&comparison), score.weight, c))
             })
             .collect();

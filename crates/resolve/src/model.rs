@@ -66,6 +66,30 @@ pub struct PairScore {
     pub weight: f64,
     pub veto: Option<Veto>,
     pub corroborated: bool,
+    /// Whether the two records name one employee (see [`one_employee`]).
+    pub one_employee: bool,
+}
+
+impl PairScore {
+    /// Whether the pair on its own links its two records: no veto, and either corroborated at
+    /// [`crate::LINK_THRESHOLD_BITS`] or more, or one employee's (a personnel number under the
+    /// commonest name outweighs the name's frequency).
+    pub fn links(&self) -> bool {
+        self.veto.is_none()
+            && (self.one_employee
+                || (self.corroborated && self.weight >= crate::batch::LINK_THRESHOLD_BITS))
+    }
+}
+
+/// Whether two records name one employee: the same personnel number at the same employer, under
+/// one name (surname and given name each exact or one typo off). An employer gives each of its
+/// employees their own number, as the pension fund gives each insured person a SNILS; the same
+/// number under another name is a typo in it. A name as common as Karimov Sherzod is weighed so
+/// low that the number and the name together stayed under the threshold, and a worker's weekly
+/// reports were split between two profiles.
+pub fn one_employee(comparison: &Comparison) -> bool {
+    let close = |field: Field| matches!(comparison.level(field), 1 | 2);
+    comparison.level(Field::Employer) == 1 && close(Field::Surname) && close(Field::Given)
 }
 
 /// Whether a pair agrees on something other than names and employer: a valid strong identifier,
@@ -439,6 +463,7 @@ impl Model {
             weight,
             veto: veto(comparison),
             corroborated: corroborated(comparison),
+            one_employee: one_employee(comparison),
         }
     }
 

@@ -1549,3 +1549,71 @@ fn a_register_record_joins_the_namesake_registered_at_its_flat() {
         "the tax record left its flat"
     );
 }
+
+/// One worker's weekly reports under a name thousands carry (Karimov Sherzod), with a new phone
+/// every week: the name is weighed as common as it is, and the personnel number with it stayed
+/// under the link threshold, so a series was split between profiles. One employer's personnel
+/// number under one name names one employee; under another name it is a typo.
+#[test]
+fn one_employers_personnel_number_under_a_common_name_keeps_the_weeks_together() {
+    let mut b = Builder::population(600);
+    // The name on 80 dated records of 80 persons, and their reports at other employers.
+    for p in 0..80u32 {
+        let birth = date(
+            1970 + (p % 30) as i32,
+            1 + (p % 12) as u8,
+            1 + (p % 27) as u8,
+        );
+        b.add(
+            "health",
+            name("Каримов", "Шерзод", None),
+            birth,
+            vec![id(IdKind::Snils, &snils(800_000 + p))],
+        );
+        for week in 0..2u8 {
+            b.add_observed(
+                "employer",
+                name("Каримов", "Шерзод", None),
+                None,
+                date(2024, 4, 1 + 7 * week),
+                vec![
+                    employment("7701234567", &format!("{p:05}")),
+                    id(IdKind::Phone, &format!("+7925{p:07}")),
+                ],
+            );
+        }
+    }
+    let weeks: Vec<usize> = (0..3u8)
+        .map(|week| {
+            b.add_observed(
+                "employer",
+                name("Каримов", "Шерзод", None),
+                None,
+                date(2024, 6, 3 + 7 * week),
+                vec![
+                    employment("7735629790", "20203828"),
+                    id(IdKind::Phone, &format!("+7986314019{week}")),
+                ],
+            )
+        })
+        .collect();
+    // Another man under the same number at that employer: a typo in the number, not him.
+    let other = b.add_observed(
+        "employer",
+        name("Каримов", "Фарход", None),
+        None,
+        date(2024, 6, 24),
+        vec![employment("7735629790", "20203828")],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    assert!(
+        b.same(profiles, weeks[0], weeks[1]) && b.same(profiles, weeks[1], weeks[2]),
+        "one worker's weeks split: {:?}",
+        resolution.stats.clustering
+    );
+    assert!(!b.same(profiles, weeks[0], other));
+    let model = crate::learn(&b.records);
+    let pair = crate::explain_pair(&model, &b.records[weeks[0]], &b.records[weeks[1]]);
+    assert!(pair.one_employee && pair.linked);
+}

@@ -172,6 +172,9 @@ pub(crate) fn render_pair(a: &StoredRecord, b: &StoredRecord, e: &PairExplanatio
     ));
     let verdict = match (e.veto, e.linked) {
         (Some(veto), _) => format!("not the same person: {}", veto.reason()),
+        (None, true) if e.total < LINK_THRESHOLD_BITS && e.one_employee => {
+            "linked: one employer's personnel number under one name names one employee".to_string()
+        }
         (None, true) => "linked".to_string(),
         (None, false) if e.total >= LINK_THRESHOLD_BITS => {
             "not linked on its own: only names agree (a name alone is never enough)".to_string()
