@@ -103,10 +103,22 @@ const PATRONYMIC_PARTICLES: [&str; 16] = [
     "ogli", "ogly", "qizi", "kizi", "kyzy",
 ];
 
-const PATRONYMIC_ENDINGS: [&str; 14] = [
+const PATRONYMIC_ENDINGS: &[&str] = &[
     "ович",
     "евич",
     "ьич",
+    // The irregular ones, from fathers' names in -а/-я: Никитич, Кузьмич, Лукич, Фомич, Саввич.
+    "итич",
+    "ьмич",
+    "укич",
+    "омич",
+    "ввич",
+    "itich",
+    "'mich",
+    "kuzmich",
+    "lukich",
+    "fomich",
+    "savvich",
     "овна",
     "евна",
     "ична",
@@ -273,6 +285,26 @@ mod tests {
             "Petrov, Ivan",
             GivenFirst,
             [Some("Ivan"), Some("Petrov"), None],
+        );
+        check(
+            "Константин Никитич Соколов",
+            Any,
+            [Some("Соколов"), Some("Константин"), Some("Никитич")],
+        );
+        check(
+            "Konstantin Nikitich Sokolov",
+            Any,
+            [Some("Sokolov"), Some("Konstantin"), Some("Nikitich")],
+        );
+        check(
+            "Пётр Кузьмич Бабич",
+            Any,
+            [Some("Бабич"), Some("Пётр"), Some("Кузьмич")],
+        );
+        check(
+            "Бабич Иван Петрович",
+            Any,
+            [Some("Бабич"), Some("Иван"), Some("Петрович")],
         );
         check("Саидов", Any, [Some("Саидов"), None, None]);
         check("  ", Any, [None, None, None]);
