@@ -82,14 +82,16 @@ impl PairScore {
 }
 
 /// Whether two records name one employee: the same personnel number at the same employer, under
-/// one name (surname and given name each exact or one typo off). An employer gives each of its
-/// employees their own number, as the pension fund gives each insured person a SNILS; the same
-/// number under another name is a typo in it. A name as common as Karimov Sherzod is weighed so
+/// one name (the surname exact or one typo off, the given name at most similar: a typo that
+/// transliteration makes two). An employer gives each of its employees their own number, as the
+/// pension fund gives each insured person a SNILS; the same number under another name is a typo
+/// in it. A name as common as Karimov Sherzod is weighed so
 /// low that the number and the name together stayed under the threshold, and a worker's weekly
 /// reports were split between two profiles.
 pub fn one_employee(comparison: &Comparison) -> bool {
-    let close = |field: Field| matches!(comparison.level(field), 1 | 2);
-    comparison.level(Field::Employer) == 1 && close(Field::Surname) && close(Field::Given)
+    comparison.level(Field::Employer) == 1
+        && matches!(comparison.level(Field::Surname), 1 | 2)
+        && matches!(comparison.level(Field::Given), 1..=3)
 }
 
 /// Whether a pair agrees on something other than names and employer: a valid strong identifier,
@@ -477,7 +479,13 @@ impl Model {
 pub fn veto(comparison: &Comparison) -> Option<Veto> {
     // Given names differ unless they are equal or one typo apart: "similar" names such as
     // Nikita and Nikolai, or Dilnoza and Dildora, are twins' names as often as anyone's typo.
-    let given_differs = matches!(comparison.level(Field::Given), 3 | 4);
+    // Beside one employer's personnel number a similar name is a typo ("Шетзод" for "Шерзод",
+    // two letters apart once transliterated); a clearly different one is a typo in the number.
+    let given_differs = match comparison.level(Field::Given) {
+        4 => true,
+        3 => comparison.level(Field::Employer) != 1,
+        _ => false,
+    };
     let birth_differs = comparison.level(Field::BirthDate) == 4;
     if comparison.strong_conflict() {
         return Some(Veto::StrongIdConflict);

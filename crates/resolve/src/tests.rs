@@ -1597,6 +1597,18 @@ fn one_employers_personnel_number_under_a_common_name_keeps_the_weeks_together()
             )
         })
         .collect();
+    // A week under a mistyped given name: "Шетзод" is two letters from "Шерзод" once
+    // transliterated (тз reads as ц), "similar", which beside the number is a typo.
+    let typo_week = b.add_observed(
+        "employer",
+        name("Каримов", "Шетзод", None),
+        None,
+        date(2024, 6, 24),
+        vec![
+            employment("7735629790", "20203828"),
+            id(IdKind::Phone, "+79863140199"),
+        ],
+    );
     // Another man under the same number at that employer: a typo in the number, not him.
     let other = b.add_observed(
         "employer",
@@ -1611,6 +1623,10 @@ fn one_employers_personnel_number_under_a_common_name_keeps_the_weeks_together()
         b.same(profiles, weeks[0], weeks[1]) && b.same(profiles, weeks[1], weeks[2]),
         "one worker's weeks split: {:?}",
         resolution.stats.clustering
+    );
+    assert!(
+        b.same(profiles, weeks[0], typo_week),
+        "a typo in the name split the weeks"
     );
     assert!(!b.same(profiles, weeks[0], other));
     let model = crate::learn(&b.records);
