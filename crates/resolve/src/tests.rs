@@ -1553,7 +1553,8 @@ fn a_register_record_joins_the_namesake_registered_at_its_flat() {
 /// One worker's weekly reports under a name thousands carry (Karimov Sherzod), with a new phone
 /// every week: the name is weighed as common as it is, and the personnel number with it stayed
 /// under the link threshold, so a series was split between profiles. One employer's personnel
-/// number under one name names one employee; under another name it is a typo.
+/// number under one name names one employee; under another name it is a typo. Typos in the
+/// given name or the patronymic beside the number stay typos.
 #[test]
 fn one_employers_personnel_number_under_a_common_name_keeps_the_weeks_together() {
     let mut b = Builder::population(600);
@@ -1609,6 +1610,22 @@ fn one_employers_personnel_number_under_a_common_name_keeps_the_weeks_together()
             id(IdKind::Phone, "+79863140199"),
         ],
     );
+    // Two weeks with the patronymic, one mistyped in its first letter: one typo, close.
+    let patronymic_weeks: Vec<usize> = ["Евгеньевич", "Ивгеньевич"]
+        .iter()
+        .map(|patronymic| {
+            b.add_observed(
+                "employer",
+                name("Каримов", "Шерзод", Some(patronymic)),
+                None,
+                date(2024, 7, 1),
+                vec![
+                    employment("7735629790", "20203828"),
+                    id(IdKind::Phone, "+79863140190"),
+                ],
+            )
+        })
+        .collect();
     // Another man under the same number at that employer: a typo in the number, not him.
     let other = b.add_observed(
         "employer",
@@ -1628,8 +1645,16 @@ fn one_employers_personnel_number_under_a_common_name_keeps_the_weeks_together()
         b.same(profiles, weeks[0], typo_week),
         "a typo in the name split the weeks"
     );
+
     assert!(!b.same(profiles, weeks[0], other));
     let model = crate::learn(&b.records);
     let pair = crate::explain_pair(&model, &b.records[weeks[0]], &b.records[weeks[1]]);
     assert!(pair.one_employee && pair.linked);
+    let [first, mistyped] = [0, 1].map(|k| &b.records[patronymic_weeks[k]]);
+    let pair = crate::explain_pair(&model, first, mistyped);
+    assert!(
+        pair.veto.is_none() && pair.linked,
+        "a typo in the patronymic vetoed the pair: {:?}",
+        pair.veto
+    );
 }
