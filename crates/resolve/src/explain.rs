@@ -3,7 +3,7 @@
 
 use crate::compare::{Field, NameReading, compare};
 use crate::features::RecordFacts;
-use crate::model::{Model, PairScore, Veto, corroborated, one_employee, veto};
+use crate::model::{Model, PairScore, Veto};
 
 /// One field's contribution.
 #[derive(Clone, Debug)]
@@ -76,12 +76,7 @@ pub fn explain_pair(model: &Model, a: &RecordFacts, b: &RecordFacts) -> PairExpl
         .collect();
     let prior = model.prior_weight();
     let total = prior + weights.iter().sum::<f64>();
-    let score = PairScore {
-        weight: total,
-        veto: veto(&comparison),
-        corroborated: corroborated(&comparison),
-        one_employee: one_employee(&comparison),
-    };
+    let score = PairScore::new(total, &comparison);
     PairExplanation {
         prior,
         evidence,

@@ -71,6 +71,17 @@ pub struct PairScore {
 }
 
 impl PairScore {
+    /// The decision on a pair of total weight `weight` (prior included) and this (oriented)
+    /// comparison.
+    pub fn new(weight: f64, comparison: &Comparison) -> PairScore {
+        PairScore {
+            weight,
+            veto: veto(comparison),
+            corroborated: corroborated(comparison),
+            one_employee: one_employee(comparison),
+        }
+    }
+
     /// Whether the pair on its own links its two records: no veto, and either corroborated at
     /// [`crate::LINK_THRESHOLD_BITS`] or more, or one employee's (a personnel number under the
     /// commonest name outweighs the name's frequency).
@@ -85,9 +96,9 @@ impl PairScore {
 /// one name (the surname exact or one typo off, the given name at most similar: a typo that
 /// transliteration makes two). An employer gives each of its employees their own number, as the
 /// pension fund gives each insured person a SNILS; the same number under another name is a typo
-/// in it. A name as common as Karimov Sherzod is weighed so
-/// low that the number and the name together stayed under the threshold, and a worker's weekly
-/// reports were split between two profiles.
+/// in it. A name as common as Karimov Sherzod is weighed so low that the number and the name
+/// together stayed under the threshold, and a worker's weekly reports were split between two
+/// profiles.
 pub fn one_employee(comparison: &Comparison) -> bool {
     comparison.level(Field::Employer) == 1
         && matches!(comparison.level(Field::Surname), 1 | 2)
@@ -461,12 +472,7 @@ impl Model {
     pub fn score(&self, a: &RecordFacts, b: &RecordFacts, comparison: &Comparison) -> PairScore {
         let comparison = &self.orient(a, b, comparison);
         let weight = self.prior_weight() + self.evidence(a, b, comparison);
-        PairScore {
-            weight,
-            veto: veto(comparison),
-            corroborated: corroborated(comparison),
-            one_employee: one_employee(comparison),
-        }
+        PairScore::new(weight, comparison)
     }
 
     /// The evidence of a pair in bits, without the prior: positive for, negative against.
