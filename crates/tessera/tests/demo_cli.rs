@@ -218,7 +218,7 @@ fn explain_shows_the_evidence_of_a_profile_and_of_a_pair(backend: Backend) {
     let files = dir.path().join("registry");
     std::fs::create_dir_all(&files).unwrap();
     let mapping = files.join("registry.mapping.toml");
-    std::fs::write(&mapping, REGISTRY_MAPPING).unwrap();
+    std::fs::write(&mapping, node::mapping("registry", REGISTRY_FIELDS)).unwrap();
     let csv = files.join("registry.csv");
     std::fs::write(
         &csv,
@@ -249,41 +249,11 @@ fn explain_shows_the_evidence_of_a_profile_and_of_a_pair(backend: Backend) {
     );
 }
 
-/// A registry of persons: key, whole name, birth date, SNILS and phone.
-const REGISTRY_MAPPING: &str = r#"
-[source]
-name = "registry"
-format = "csv"
-encoding = "utf-8"
-delimiter = ","
-header = true
-null_values = [""]
-
-[[field]]
-column = "key"
-target = "record.key"
-required = true
-
-[[field]]
-column = "surname"
-target = "name.surname"
-
-[[field]]
-column = "given"
-target = "name.given"
-
+/// A registry of persons: key, name, birth date and SNILS, with a patronymic and a phone.
+const REGISTRY_FIELDS: &str = r#"
 [[field]]
 column = "patronymic"
 target = "name.patronymic"
-
-[[field]]
-column = "birth"
-target = "birth_date"
-formats = ["%Y-%m-%d"]
-
-[[field]]
-column = "snils"
-target = "id.snils"
 
 [[field]]
 column = "phone"

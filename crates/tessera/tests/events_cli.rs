@@ -25,44 +25,6 @@ on_both_backends!(
     a_jetstream_subscriber_gets_each_event_once_under_its_id,
 );
 
-/// A CSV source's mapping: a person's key, name, birth date and SNILS, then `rest` (more
-/// `[[field]]` tables).
-fn mapping(source: &str, rest: &str) -> String {
-    format!(
-        r#"
-[source]
-name = "{source}"
-format = "csv"
-encoding = "utf-8"
-delimiter = ","
-header = true
-null_values = [""]
-
-[[field]]
-column = "key"
-target = "record.key"
-required = true
-
-[[field]]
-column = "surname"
-target = "name.surname"
-
-[[field]]
-column = "given"
-target = "name.given"
-
-[[field]]
-column = "birth"
-target = "birth_date"
-formats = ["%Y-%m-%d"]
-
-[[field]]
-column = "snils"
-target = "id.snils"
-{rest}"#
-    )
-}
-
 /// A migration registry: the person's address and permit.
 const REGISTRY_FIELDS: &str = r#"
 [[field]]
@@ -109,12 +71,12 @@ impl Place {
         std::fs::create_dir_all(&files).unwrap();
         std::fs::write(
             files.join("registry.toml"),
-            mapping("registry", REGISTRY_FIELDS),
+            node::mapping("registry", REGISTRY_FIELDS),
         )
         .unwrap();
         std::fs::write(
             files.join("payroll.toml"),
-            mapping("payroll", PAYROLL_FIELDS),
+            node::mapping("payroll", PAYROLL_FIELDS),
         )
         .unwrap();
         Place {

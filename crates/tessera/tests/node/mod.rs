@@ -153,3 +153,42 @@ pub fn spawn_tied_to_this_process(mut command: Command) -> Child {
     });
     receiver.recv().unwrap()
 }
+
+/// A CSV source's mapping: a person's key, name, birth date and SNILS, then `rest` (more
+/// `[[field]]` tables).
+#[allow(dead_code)]
+pub fn mapping(source: &str, rest: &str) -> String {
+    format!(
+        r#"
+[source]
+name = "{source}"
+format = "csv"
+encoding = "utf-8"
+delimiter = ","
+header = true
+null_values = [""]
+
+[[field]]
+column = "key"
+target = "record.key"
+required = true
+
+[[field]]
+column = "surname"
+target = "name.surname"
+
+[[field]]
+column = "given"
+target = "name.given"
+
+[[field]]
+column = "birth"
+target = "birth_date"
+formats = ["%Y-%m-%d"]
+
+[[field]]
+column = "snils"
+target = "id.snils"
+{rest}"#
+    )
+}
