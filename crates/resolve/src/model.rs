@@ -102,7 +102,7 @@ impl PairScore {
 pub fn one_employee(comparison: &Comparison) -> bool {
     comparison.level(Field::Employer) == 1
         && matches!(comparison.level(Field::Surname), 1 | 2)
-        && matches!(comparison.level(Field::Given), 1..=3)
+        && matches!(comparison.level(Field::Given), EXACT..=SIMILAR_NAME)
 }
 
 /// Whether a pair agrees on something other than names and employer: a valid strong identifier,
@@ -488,9 +488,8 @@ pub fn veto(comparison: &Comparison) -> Option<Veto> {
     // Beside one employer's personnel number a similar name is a typo ("Шетзод" for "Шерзод",
     // two letters apart once transliterated); a clearly different one is a typo in the number.
     let given_differs = match comparison.level(Field::Given) {
-        4 => true,
-        3 => comparison.level(Field::Employer) != 1,
-        _ => false,
+        SIMILAR_NAME => comparison.level(Field::Employer) != 1,
+        level => level > SIMILAR_NAME,
     };
     let birth_differs = comparison.level(Field::BirthDate) == 4;
     if comparison.strong_conflict() {

@@ -91,13 +91,9 @@ fn why_apart_line(
 ) -> anyhow::Result<String> {
     let left_records = store.profile_records(left)?;
     let right_records = store.profile_records(right)?;
-    crate::audit::log_records(store, tessera_policy::Action::Explain, grant, &left_records)?;
-    crate::audit::log_records(
-        store,
-        tessera_policy::Action::Explain,
-        grant,
-        &right_records,
-    )?;
+    for records in [&left_records, &right_records] {
+        crate::audit::log_records(store, tessera_policy::Action::Explain, grant, records)?;
+    }
     Ok(
         match why_apart(model, &facts_of(&left_records), &facts_of(&right_records)) {
             Some(apart) => format!("kept apart: {}", apart.reason()),
