@@ -391,7 +391,11 @@ fn address_level(a: Option<&str>, b: Option<&str>) -> u8 {
     // typo, which Jaro–Winkler over the whole text hardly sees.
     let (numbers_a, numbers_b) = (AddressNumbers::of(a), AddressNumbers::of(b));
     let (numbers_a, numbers_b) = (numbers_a.as_bytes(), numbers_b.as_bytes());
-    let numbers_agree = numbers_a == numbers_b || bytes_one_typo_apart(numbers_a, numbers_b);
+    // A typo is forgiven in a house and a flat number, not in a lone one- or two-digit number:
+    // "29" and "2" are two houses.
+    let numbers_agree = numbers_a == numbers_b
+        || (numbers_a.len().min(numbers_b.len()) >= 3
+            && bytes_one_typo_apart(numbers_a, numbers_b));
     if numbers_agree && jaro_winkler_at_least(a, b, 0.93).is_some() {
         return 2;
     }
@@ -423,15 +427,36 @@ fn with_words<R>(text: &str, f: impl FnOnce(&[&str]) -> R) -> R {
 /// Jaro–Winkler ≥ 0.9 (a typo inside a word), as a share of the shorter address: a missing or
 /// swapped part of an address is not a different one.
 fn words_level(words_a: &[&str], words_b: &[&str], numbers_agree: bool) -> u8 {
+    // The street first, without the numbers: as words they would make two streets sharing a
+    // house and flat number look like one address ("москва первомайская 53 296" against
+    // "москва можайское 53 296" shares three words of four).
+    let named = |word: &&str| !word.bytes().all(|b| b.is_ascii_digit());
+    let street_a: Vec<&str> = words_a.iter().copied().filter(named).collect();
+    let street_b: Vec<&str> = words_b.iter().copied().filter(named).collect();
+    if !most_words_shared(&street_a, &street_b) {
+        return 4;
+    }
+    if most_words_shared(words_a, words_b) {
+        if numbers_agree { 2 } else { 3 }
+    } else {
+        4
+    }
+}
+
+/// Whether at least two thirds of the shorter list of words are in the other.
+fn most_words_shared(words_a: &[&str], words_b: &[&str]) -> bool {
     let shorter = words_a.len().min(words_b.len());
+    if shorter == 0 {
+        return false;
+    }
     // Decide on exact words where that settles it; unrelated addresses (most pairs) share at
     // most a word or two, and the word-by-word Jaro–Winkler is only for the band between.
     let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
     if exact * 3 >= shorter * 2 {
-        return if numbers_agree { 2 } else { 3 };
+        return true;
     }
     if exact * 3 < shorter {
-        return 4;
+        return false;
     }
     let shared = words_a
         .iter()
@@ -441,11 +466,7 @@ fn words_level(words_a: &[&str], words_b: &[&str], numbers_agree: bool) -> u8 {
                 .any(|y| x == &y || jaro_winkler_at_least(x, y, 0.9).is_some())
         })
         .count();
-    if shared * 3 >= shorter * 2 {
-        if numbers_agree { 2 } else { 3 }
-    } else {
-        4
-    }
+    shared * 3 >= shorter * 2
 }
 
 /// The strong-identifier level of two valid values of one kind that are one typo apart, where
@@ -624,6 +645,16 @@ mod tests {
         assert_eq!(level("москва садовая 71 287", "москва садовая 83 к4 11"), 4);
         assert_eq!(level("москва садовая 71 287", "москва садовоя 71 287"), 2);
         assert_eq!(level("москва садовая 71 287", "москва садовая 71 12"), 3);
+        assert_eq!(
+            level("москва первомайская 53 296", "москва можайское 53 296"),
+            4,
+            "two streets, one house and flat number"
+        );
+        assert_eq!(
+            level("москва дмитровское 29", "москва большая дмитровка 2"),
+            3,
+            "street names alike, two houses: at most sharing words, not close"
+        );
         assert_eq!(
             level(
                 "9 tunney crescent argyle toorak vic 5031",
