@@ -13,7 +13,7 @@ use tessera_model::{ProfileId, RecordKey, RecordRef, SourceId};
 
 use crate::blocking::{BlockingStats, candidate_pairs};
 use crate::cluster::{ClusterStats, Link, StewardPairs, cluster};
-use crate::compare::{Comparison, Field};
+use crate::compare::{Comparison, EXACT, Field};
 use crate::features::RecordFacts;
 use crate::model::Model;
 use crate::prefetch::compare_pairs;
@@ -143,11 +143,15 @@ const VETOED_ABOVE: u8 = 8;
 const UNCORROBORATED_ABOVE: u8 = 16;
 /// A link that names its person (see [`crate::model::identifies`]): taken before the others.
 const IDENTIFIED: u8 = 32;
+/// An uncertain pair that agrees exactly on surname, given name and birth date: a namesake born
+/// the same day, a rival to the record's link to another (see `cluster`'s tie between two
+/// persons' records).
+const RIVAL: u8 = 64;
 
 /// What a pair's score makes of it: a link (corroborated, above the threshold, no veto), a name
 /// link (names exact and nothing else agrees), an uncertain pair for the review queue (not
-/// vetoed, p ≥ 0.5, not a link); and, for the statistics, whether it was above the threshold
-/// but vetoed or uncorroborated. 0: nothing to keep.
+/// vetoed, p ≥ 0.5, not a link), a rival among those ([`RIVAL`]); and, for the statistics,
+/// whether it was above the threshold but vetoed or uncorroborated. 0: nothing to keep.
 fn classify(score: &crate::model::PairScore, comparison: &Comparison) -> u8 {
     let names_exact = comparison.level(Field::Surname) == 1 && comparison.level(Field::Given) == 1;
     let above = score.weight >= LINK_THRESHOLD_BITS;
@@ -165,6 +169,12 @@ fn classify(score: &crate::model::PairScore, comparison: &Comparison) -> u8 {
             }
             if score.weight >= REVIEW_FLOOR_BITS {
                 class |= UNCERTAIN;
+                if [Field::BirthDate, Field::Surname, Field::Given]
+                    .iter()
+                    .all(|&field| comparison.level(field) == EXACT)
+                {
+                    class |= RIVAL;
+                }
             }
             if above && !corroborated {
                 class |= UNCORROBORATED_ABOVE;
@@ -271,12 +281,11 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
     let uncorroborated_links = count(UNCORROBORATED_ABOVE);
     let by_strength =
         |a: &Link, b: &Link| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
-    let (mut identified, mut links, mut name_links, mut uncertain): (
-        Vec<Link>,
-        Vec<Link>,
-        Vec<Link>,
-        Vec<Link>,
-    ) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut identified: Vec<Link> = Vec::new();
+    let mut links: Vec<Link> = Vec::new();
+    let mut name_links: Vec<Link> = Vec::new();
+    let mut uncertain: Vec<Link> = Vec::new();
+    let mut rivals: Vec<Link> = Vec::new();
     for (w, i, j, class) in classified {
         if class & IDENTIFIED != 0 {
             identified.push((w, i, j));
@@ -288,6 +297,9 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         }
         if class & UNCERTAIN != 0 {
             uncertain.push((w, i, j));
+        }
+        if class & RIVAL != 0 {
+            rivals.push((w, i, j));
         }
     }
     uncertain.par_sort_unstable_by(by_strength);
@@ -327,7 +339,8 @@ pub fn resolve_with_history(records: Vec<RecordFacts>, history: &History) -> Res
         }
     }
 
-    let (roots, clustering, ambiguous) = cluster(&records, &model, &links, &name_links, &steward);
+    let (roots, clustering, ambiguous) =
+        cluster(&records, &model, &links, &name_links, &rivals, &steward);
     // A link left out as ambiguous is exactly what a steward should look at.
     if !ambiguous.is_empty() {
         uncertain.extend(ambiguous);

@@ -4,9 +4,10 @@
 //! one person (an agreeing identifier, one employer's personnel number), then those that rest on
 //! what a household or a workplace shares (a phone, an address) with names and dates, so that a
 //! person's own records come together before a shared phone can pull one of them to a
-//! flatmate. A record linked as strongly to two records of a register (two persons) takes
-//! neither link: which of the two it belongs to, the evidence cannot tell, and a steward is
-//! asked.
+//! flatmate. A record as like two persons' records (two records of a register, or two holding
+//! different passports or SNILS) takes neither, nor any weaker link to a person's record: which
+//! of the two it belongs to, the evidence cannot tell, and a steward is asked. A namesake born
+//! the same day counts as such a person even below the link threshold.
 //!
 //! Two clusters merge only if the merged profile stays coherent as a whole: it would not hold two
 //! different valid values of one strong identifier kind, no more of the record pairs across the
@@ -55,14 +56,15 @@ const BIRTH_DATES_NEAR: u8 = 2;
 /// Name levels up to this one agree: exact, or close (one typo).
 const CLOSE_NAME: u8 = 2;
 
-/// A record's links to two records of one register (two persons, see [`registers`]) are equally
-/// good, and so neither is taken, when their weights lie within this many bits of each other
+/// A record's links to two persons' records (two records of one register, see [`registers`], or
+/// two with different valid values of one strong identifier kind) are equally good, and so
+/// neither is taken, when their weights lie within this many bits of each other
 /// (the better is less than 2^5 = 32 times as likely): a pupil's school record against the
 /// health records of two namesakes born on one day. A typo in the right pair's patronymic costs
 /// about 3.4 bits, so a near tie says nothing about which is right.
 const AMBIGUITY_MARGIN_BITS: f64 = 5.0;
 
-/// A record's strongest links to register records checked for such a tie: one per register for
+/// A record's strongest links to persons' records checked for such a tie: one per register for
 /// its own person, and the namesakes among its candidates.
 const AMBIGUITY_PARTNERS: usize = 8;
 
@@ -570,19 +572,31 @@ fn registers(records: &[RecordFacts], links: &[Link]) -> Vec<SourceId> {
     registers
 }
 
-/// Every record's links to records of a register, strongest first, in one flat array:
-/// `(weight, partner)`.
+/// Every record's links to persons' records (a register's, or one with a strong identifier),
+/// strongest first, in one flat array: `(weight, partner)`.
 struct Partners {
     start: Vec<u32>,
     partners: Vec<(f32, u32)>,
 }
 
 impl Partners {
-    fn new(records: &[RecordFacts], registers: &[SourceId], links: &[Link]) -> Partners {
-        let registered = |p: u32| registers.contains(&records[p as usize].reference.source);
+    /// Each record's partners among `links` and `rivals` (pairs that lean towards one person
+    /// without being linked).
+    fn new(
+        records: &[RecordFacts],
+        registers: &[SourceId],
+        links: &[Link],
+        rivals: &[Link],
+    ) -> Partners {
+        // A register's record is one person; so is a record with a strong identifier, against
+        // another that holds a different valid value of its kind.
+        let registered = |p: u32| {
+            let record = &records[p as usize];
+            !record.strong_ids.is_empty() || registers.contains(&record.reference.source)
+        };
         let n = records.len();
         let mut start = vec![0u32; n + 1];
-        for &(_, i, j) in links {
+        for &(_, i, j) in links.iter().chain(rivals) {
             for (r, p) in [(i, j), (j, i)] {
                 if registered(p) {
                     start[r as usize + 1] += 1;
@@ -594,7 +608,7 @@ impl Partners {
         }
         let mut fill = start.clone();
         let mut partners = vec![(0.0f32, 0u32); start[n] as usize];
-        for &(w, i, j) in links {
+        for &(w, i, j) in links.iter().chain(rivals) {
             for (r, p) in [(i, j), (j, i)] {
                 if registered(p) {
                     partners[fill[r as usize] as usize] = (w as f32, p);
@@ -616,16 +630,21 @@ impl Partners {
     }
 }
 
-/// The links left once every ambiguous pair of links is dropped: a record linked to two records
-/// of one register (two persons), with weights within [`AMBIGUITY_MARGIN_BITS`], could be either
-/// person's, and taking the stronger would give one person's record to the other as often as
-/// not. Both links go; the record keeps its other links, and the pairs stay in the review queue
-/// for a steward. The links keep their order. (Two records with clearly different birth dates
+/// The links left once every ambiguous pair of links is dropped: a record linked to two persons'
+/// records (two of one register, or two holding different passports or SNILS), with weights
+/// within [`AMBIGUITY_MARGIN_BITS`], could be either person's, and taking the stronger would give
+/// one person's record to the other as often as not. Both links go, and so do the record's weaker
+/// links to persons' records (through another of its records, the namesake's profile would take
+/// it all the same); the record keeps its stronger links, and the pairs stay in the review queue
+/// for a steward. A namesake born the same day whose pair stays under the threshold (a `rival`)
+/// is such a person too: the record's link to the other is then no better than a guess. The
+/// links keep their order. (Two records with clearly different birth dates
 /// are not "two persons" here: one of a person's records may carry a garbled date, and the
 /// person's other records would lose their links to both; on the demo city at 100,000 persons
 /// that cost 1,000 correct pairs to undo one over-merge.)
 fn unambiguous(
     records: &[RecordFacts],
+    registers: &[SourceId],
     partners: &Partners,
     links: &[Link],
 ) -> (Vec<Link>, Vec<Link>) {
@@ -633,21 +652,27 @@ fn unambiguous(
     let mut dropped: Vec<(u32, u32)> = (0..records.len() as u32)
         .into_par_iter()
         .flat_map_iter(|r| {
-            let mine = partners.of(r);
-            let mine = &mine[..mine.len().min(AMBIGUITY_PARTNERS)];
+            let all = partners.of(r);
+            let mine = &all[..all.len().min(AMBIGUITY_PARTNERS)];
             let mut out = Vec::new();
-            for (k, &(wx, x)) in mine.iter().enumerate() {
-                for &(wy, y) in &mine[k + 1..] {
-                    if f64::from(wx - wy) >= AMBIGUITY_MARGIN_BITS {
-                        break;
-                    }
-                    // Partners are all register records: two of one source are two persons.
-                    if records[x as usize].reference.source == records[y as usize].reference.source
-                    {
-                        out.push((r.min(x), r.max(x)));
-                        out.push((r.min(y), r.max(y)));
-                    }
-                }
+            let tied = mine.iter().enumerate().find_map(|(k, &(wx, x))| {
+                mine[k + 1..]
+                    .iter()
+                    .take_while(|&&(wy, _)| f64::from(wx - wy) < AMBIGUITY_MARGIN_BITS)
+                    .any(|&(_, y)| {
+                        // Two records of one register are two persons, and so are two records
+                        // holding different valid values of one strong identifier kind.
+                        let (rx, ry) = (&records[x as usize], &records[y as usize]);
+                        let one_register = rx.reference.source == ry.reference.source
+                            && registers.contains(&rx.reference.source);
+                        one_register || strong_conflict(&rx.strong_ids, &ry.strong_ids).is_some()
+                    })
+                    .then_some(k)
+            });
+            // From the tie down, the record's links to persons' records go: the weaker ones
+            // would only take it to one of the two by another of their records.
+            if let Some(k) = tied {
+                out.extend(all[k..].iter().map(|&(_, p)| (r.min(p), r.max(p))));
             }
             out
         })
@@ -664,7 +689,8 @@ fn unambiguous(
 
 /// Clusters records given their links `(weight, i, j)`, in the order they are to be taken (the
 /// tiers above, each strongest first): `links` are
-/// corroborated, `name_links` agree on names alone. Returns the cluster root of every record,
+/// corroborated, `name_links` agree on names alone, `rivals` are pairs under the threshold that
+/// agree on the whole name and the birth date (see [`unambiguous`]). Returns the cluster root of every record,
 /// and the links left out as ambiguous (see [`unambiguous`]), for the review queue.
 ///
 /// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
@@ -678,6 +704,7 @@ pub(crate) fn cluster(
     model: &Model,
     links: &[Link],
     name_links: &[Link],
+    rivals: &[Link],
     steward: &StewardPairs,
 ) -> (Vec<u32>, ClusterStats, Vec<Link>) {
     let n = records.len();
@@ -685,8 +712,8 @@ pub(crate) fn cluster(
     let (links, ambiguous) = if registers.is_empty() {
         (links.to_vec(), Vec::new())
     } else {
-        let partners = Partners::new(records, &registers, links);
-        unambiguous(records, &partners, links)
+        let partners = Partners::new(records, &registers, links, rivals);
+        unambiguous(records, &registers, &partners, links)
     };
     let mut clusters = Clusters {
         parent: (0..n as u32).collect(),

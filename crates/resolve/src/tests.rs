@@ -1071,6 +1071,94 @@ fn a_record_as_like_two_records_of_one_register_joins_neither() {
     assert!(queued(pupil, first) && queued(pupil, second));
 }
 
+/// Two boys with one full name and one birth date on the health fund's register, and a school
+/// list naming one of them: the pupil's pair with the first boy is a link, the pair with the
+/// second (without his patronymic) stays under the threshold a few bits lower. The pair is as
+/// good as a tie (the school's patronymic could be the second boy's, missing from his record): a
+/// namesake born the same day is a rival, and the pupil joins neither.
+#[test]
+fn a_namesake_born_the_same_day_under_the_threshold_still_makes_a_tie() {
+    let mut b = Builder::population(1_000);
+    let first = b.add(
+        "health",
+        name("Смирнов", "Сергей", Some("Александрович")),
+        date(2011, 7, 10),
+        vec![id(IdKind::Snils, &snils(700_010))],
+    );
+    let second = b.add(
+        "health",
+        name("Смирнов", "Сергей", None),
+        date(2011, 7, 10),
+        vec![id(IdKind::Snils, &snils(700_011))],
+    );
+    let pupil = b.add(
+        "school",
+        name("Смирнов", "Сергей", Some("Александрович")),
+        date(2011, 7, 10),
+        vec![address("Москва, ул. Зеленоградская, д. 70")],
+    );
+    let model = crate::learn(&b.records);
+    let (first, second, pupil) = (first as u32, second as u32, pupil as u32);
+    // As the batch would pass them: the link at 4.5 bits, the namesake's pair at 1.8.
+    let links = [(4.5, first.min(pupil), first.max(pupil))];
+    let rivals = [(1.8, second.min(pupil), second.max(pupil))];
+    let steward = crate::cluster::StewardPairs::default();
+    let cluster = |rivals: &[crate::cluster::Link]| {
+        crate::cluster::cluster(&b.records, &model, &links, &[], rivals, &steward)
+    };
+    let (roots, stats, ambiguous) = cluster(&rivals);
+    assert_ne!(roots[pupil as usize], roots[first as usize], "{stats:?}");
+    assert_eq!(ambiguous, links, "the link waits for a steward");
+    // Without the rival, the link is taken.
+    let (roots, stats, _) = cluster(&[]);
+    assert_eq!(roots[pupil as usize], roots[first as usize], "{stats:?}");
+}
+
+/// Two migrants with one name and one birth date, each registered with his own passport (a
+/// source too small to be judged a register), and a health record with neither passport: it is
+/// as like one migrant as the other, so it joins neither; nor does it reach one of them through
+/// his weaker tax record.
+#[test]
+fn a_record_as_like_two_passport_holders_joins_neither() {
+    let mut b = Builder::population(1_000);
+    let passport = |value: &str| id(IdKind::PassportForeign, value);
+    let phone = |value: &str| id(IdKind::Phone, value);
+    let first = b.add(
+        "permits",
+        name("SULTONOV", "SHERZOD", None),
+        date(1984, 12, 30),
+        vec![passport("AB2922820"), phone("+998948522237")],
+    );
+    let second = b.add(
+        "permits",
+        name("SULTONOV", "SHERZOD", None),
+        date(1984, 12, 30),
+        vec![passport("AC1166749"), phone("+79739754187")],
+    );
+    let seconds_tax = b.add(
+        "taxes",
+        name("Султонов", "Шерзод", None),
+        date(1984, 12, 30),
+        vec![passport("AC1166749")],
+    );
+    let health = b.add(
+        "health",
+        name("Султонов", "Шерзод", None),
+        date(1984, 12, 30),
+        vec![id(IdKind::Snils, &snils(700_020))],
+    );
+    let resolution = resolve(b.records.clone());
+    let profiles = &resolution.profiles;
+    let stats = resolution.stats.clustering;
+    assert!(b.same(profiles, second, seconds_tax), "{stats:?}");
+    assert!(!b.same(profiles, first, second), "{stats:?}");
+    assert!(
+        !b.same(profiles, health, first) && !b.same(profiles, health, second),
+        "the health record joined one of two passport holders: {stats:?}"
+    );
+    assert!(stats.ambiguous_links >= 2, "{stats:?}");
+}
+
 /// A father's tax registration, with no birth date, under the name and at the address of his
 /// namesake son: registered two years before the son was born, it is not the son's. The same
 /// registration made after a birth does not say so.
