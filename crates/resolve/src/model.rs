@@ -17,6 +17,8 @@ use crate::features::RecordFacts;
 
 /// The name level "similar": alike, but more than one typo apart.
 const SIMILAR_NAME: u8 = 3;
+/// The name level "close": one typo apart, or Jaro–Winkler ≥ 0.92.
+const CLOSE_NAME: u8 = 2;
 
 /// The most levels any field has.
 pub(crate) const MAX_LEVELS: usize = 6;
@@ -381,34 +383,65 @@ impl Model {
             NameReading::Straight | NameReading::Swapped => a,
             NameReading::SwappedAsSecond => b,
         };
+        // The other record's value of a name part, where the names were read straight.
+        let other = (comparison.names == NameReading::Straight).then_some(b);
         for field in Field::ALL {
             let level = comparison.level(field);
             weights[field as usize] = self.level_weight(field, level);
-            if level != EXACT {
-                continue;
-            }
-            // Exact name agreement: weigh by how common the name is.
-            let (value, table) = match field {
-                Field::Surname => (named.surname.as_deref(), &self.surname_tf),
-                Field::Given => (named.given.as_deref(), &self.given_tf),
+            let (value, other_value, table) = match field {
+                Field::Surname => (
+                    named.surname.as_deref(),
+                    other.and_then(|o| o.surname.as_deref()),
+                    &self.surname_tf,
+                ),
+                Field::Given => (
+                    named.given.as_deref(),
+                    other.and_then(|o| o.given.as_deref()),
+                    &self.given_tf,
+                ),
                 _ => continue,
             };
-            if let Some(tf) = value.and_then(|v| table.get(v)) {
-                let m = self.m[field as usize][EXACT as usize];
-                weights[field as usize] = (m / tf.max(1e-7)).log2();
+            let m = self.m[field as usize][EXACT as usize];
+            let exact_weight = |value: Option<&str>| {
+                value
+                    .and_then(|v| table.get(v))
+                    .map(|tf| (m / tf.max(1e-7)).log2())
+            };
+            match level {
+                // Exact name agreement: weigh by how common the name is.
+                EXACT => {
+                    if let Some(weight) = exact_weight(value) {
+                        weights[field as usize] = weight;
+                    }
+                }
+                // One typo from a name tells no more than the name itself: "Elean" against a
+                // common "Elena" is not better evidence than "Elena" against "Elena".
+                CLOSE_NAME => {
+                    for weight in [exact_weight(value), exact_weight(other_value)]
+                        .into_iter()
+                        .flatten()
+                    {
+                        weights[field as usize] = weights[field as usize].min(weight);
+                    }
+                }
+                _ => {}
             }
         }
-        // Both parts exact: the whole name is at most as telling as its own frequency says.
+        // Both parts exact (or one typo off): the whole name is at most as telling as its own
+        // frequency says.
         let (surname, given) = (Field::Surname as usize, Field::Given as usize);
-        if comparison.levels[surname] == EXACT
-            && comparison.levels[given] == EXACT
-            && let (Some(s), Some(g)) = (&named.surname, &named.given)
-            && let Some(tf) = self.name_pair_tf.get(&name_pair_key(s, g))
-        {
+        let agree = |level: u8| level == EXACT || level == CLOSE_NAME;
+        if agree(comparison.levels[surname]) && agree(comparison.levels[given]) {
             let m = self.m[surname][EXACT as usize] * self.m[given][EXACT as usize];
-            let whole = (m / tf.max(1e-12)).log2();
-            if whole < weights[surname] + weights[given] {
-                weights[given] = whole - weights[surname];
+            for record in std::iter::once(named).chain(other) {
+                if let (Some(s), Some(g)) = (&record.surname, &record.given)
+                    && let Some(tf) = self.name_pair_tf.get(&name_pair_key(s, g))
+                {
+                    let whole = (m / tf.max(1e-12)).log2();
+                    if whole < weights[surname] + weights[given] {
+                        weights[given] = whole - weights[surname];
+                    }
+                }
             }
         }
         weights

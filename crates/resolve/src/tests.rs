@@ -1159,6 +1159,38 @@ fn a_record_as_like_two_passport_holders_joins_neither() {
     assert!(stats.ambiguous_links >= 2, "{stats:?}");
 }
 
+/// A given name one typo from a common one says no more than the common name itself: the typo
+/// must not make a pair likelier than an exact match would.
+#[test]
+fn a_typo_in_a_common_name_weighs_no_more_than_the_name() {
+    let b = Builder::population(1_000);
+    let model = crate::learn(&b.records);
+    let mut records = Builder {
+        records: Vec::new(),
+    };
+    let birth = date(2016, 5, 3);
+    let health = records.add("health", name("Степанова", GIVEN[0], None), birth, vec![]);
+    let exact = records.add("school", name("Степанова", GIVEN[0], None), birth, vec![]);
+    let typo: String = {
+        let mut letters: Vec<char> = GIVEN[0].chars().collect();
+        let last = letters.len() - 1;
+        letters.swap(last - 1, last);
+        letters.into_iter().collect()
+    };
+    let typo = records.add("school", name("Степанова", &typo, None), birth, vec![]);
+    let given = |other: usize| {
+        let explanation =
+            crate::explain_pair(&model, &records.records[health], &records.records[other]);
+        explanation.evidence[crate::Field::Given as usize].weight
+    };
+    assert!(
+        given(typo) <= given(exact) + 1e-9,
+        "one typo {:.2} bits, exact {:.2} bits",
+        given(typo),
+        given(exact)
+    );
+}
+
 /// A father's tax registration, with no birth date, under the name and at the address of his
 /// namesake son: registered two years before the son was born, it is not the son's. The same
 /// registration made after a birth does not say so.
