@@ -427,46 +427,42 @@ fn with_words<R>(text: &str, f: impl FnOnce(&[&str]) -> R) -> R {
 /// Jaro–Winkler ≥ 0.9 (a typo inside a word), as a share of the shorter address: a missing or
 /// swapped part of an address is not a different one.
 fn words_level(words_a: &[&str], words_b: &[&str], numbers_agree: bool) -> u8 {
-    // The street first, without the numbers: as words they would make two streets sharing a
-    // house and flat number look like one address ("москва первомайская 53 296" against
-    // "москва можайское 53 296" shares three words of four).
-    let named = |word: &&str| !word.bytes().all(|b| b.is_ascii_digit());
-    let street_a: Vec<&str> = words_a.iter().copied().filter(named).collect();
-    let street_b: Vec<&str> = words_b.iter().copied().filter(named).collect();
-    if !most_words_shared(&street_a, &street_b) {
-        return 4;
-    }
-    if most_words_shared(words_a, words_b) {
-        if numbers_agree { 2 } else { 3 }
-    } else {
-        4
-    }
-}
-
-/// Whether at least two thirds of the shorter list of words are in the other.
-fn most_words_shared(words_a: &[&str], words_b: &[&str]) -> bool {
     let shorter = words_a.len().min(words_b.len());
-    if shorter == 0 {
-        return false;
-    }
     // Decide on exact words where that settles it; unrelated addresses (most pairs) share at
     // most a word or two, and the word-by-word Jaro–Winkler is only for the band between.
     let exact = words_a.iter().filter(|x| words_b.contains(x)).count();
-    if exact * 3 >= shorter * 2 {
-        return true;
+    if exact * 3 < shorter
+        || (exact * 3 < shorter * 2 && similar_words(words_a, words_b) * 3 < shorter * 2)
+    {
+        return 4;
     }
-    if exact * 3 < shorter {
-        return false;
+    // Where numbers are half the words or more, the rest must agree on their own: a shared house
+    // and flat number would outvote a different street ("москва первомайская 53 296" against
+    // "москва можайское 53 296" shares three words of four). In a longer address (street,
+    // suburb, state: FEBRL's) the words outvote the numbers, and one garbled word is a typo.
+    let named = |word: &&str| !word.bytes().all(|b| b.is_ascii_digit());
+    let street_a: Vec<&str> = words_a.iter().copied().filter(named).collect();
+    let street_b: Vec<&str> = words_b.iter().copied().filter(named).collect();
+    let numbers_dominate = |street: &[&str], words: &[&str]| street.len() * 2 <= words.len();
+    if (numbers_dominate(&street_a, words_a) || numbers_dominate(&street_b, words_b))
+        && similar_words(&street_a, &street_b) * 3 < street_a.len().min(street_b.len()) * 2
+    {
+        return 4;
     }
-    let shared = words_a
+    if numbers_agree { 2 } else { 3 }
+}
+
+/// How many of `words_a` are in `words_b`, each exactly or with Jaro–Winkler ≥ 0.9 (a typo
+/// inside a word).
+fn similar_words(words_a: &[&str], words_b: &[&str]) -> usize {
+    words_a
         .iter()
         .filter(|x| {
             words_b
                 .iter()
                 .any(|y| x == &y || jaro_winkler_at_least(x, y, 0.9).is_some())
         })
-        .count();
-    shared * 3 >= shorter * 2
+        .count()
 }
 
 /// The strong-identifier level of two valid values of one kind that are one typo apart, where
