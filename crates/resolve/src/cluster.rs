@@ -588,9 +588,9 @@ impl Partners {
         links: &[Link],
         rivals: &[Link],
     ) -> Partners {
-        // A register's record is one person; so is a record with a strong identifier, against
+        // A register's record is one person's; so is a record with a strong identifier, against
         // another that holds a different valid value of its kind.
-        let registered = |p: u32| {
+        let a_persons = |p: u32| {
             let record = &records[p as usize];
             !record.strong_ids.is_empty() || registers.contains(&record.reference.source)
         };
@@ -598,7 +598,7 @@ impl Partners {
         let mut start = vec![0u32; n + 1];
         for &(_, i, j) in links.iter().chain(rivals) {
             for (r, p) in [(i, j), (j, i)] {
-                if registered(p) {
+                if a_persons(p) {
                     start[r as usize + 1] += 1;
                 }
             }
@@ -610,7 +610,7 @@ impl Partners {
         let mut partners = vec![(0.0f32, 0u32); start[n] as usize];
         for &(w, i, j) in links.iter().chain(rivals) {
             for (r, p) in [(i, j), (j, i)] {
-                if registered(p) {
+                if a_persons(p) {
                     partners[fill[r as usize] as usize] = (w as f32, p);
                     fill[r as usize] += 1;
                 }
@@ -690,8 +690,8 @@ fn unambiguous(
 /// Clusters records given their links `(weight, i, j)`, in the order they are to be taken (the
 /// tiers above, each strongest first): `links` are
 /// corroborated, `name_links` agree on names alone, `rivals` are pairs under the threshold that
-/// agree on the whole name and the birth date (see [`unambiguous`]). Returns the cluster root of every record,
-/// and the links left out as ambiguous (see [`unambiguous`]), for the review queue.
+/// agree on the whole name and the birth date (see [`unambiguous`]). Returns the cluster root of
+/// every record, and the links left out as ambiguous, for the review queue.
 ///
 /// Phase one merges along `links`. Phase two attaches a profile with no birth date (typically an
 /// employer's weekly reports) along a name-only link to a dated profile, but only when the two

@@ -12,8 +12,9 @@
 //! each time a record under that name arrives, against the registry as it is then: a namesake
 //! arriving later cannot undo an attachment, so the next batch run may judge differently.
 //! Which sources keep one record per person (registers, see `cluster.rs`) is judged from all
-//! of a batch run's links, so record by record it is not applied, nor is the tie between two of
-//! a register's records that keeps a record off both; the next batch run applies them.
+//! of a batch run's links, so record by record it is not applied, nor is the tie between two
+//! persons' records (a register's, or two with different passports or SNILS) that keeps a
+//! record off both; the next batch run applies them.
 
 use std::collections::HashMap;
 
