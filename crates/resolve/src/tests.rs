@@ -128,6 +128,17 @@ impl Builder {
         builder
     }
 
+    /// A health record of one of the boys named Смирнов Сергей, born 2011-07-10, with his own
+    /// SNILS (number `n`): the namesakes of the register tie tests.
+    fn smirnov_boy(&mut self, patronymic: Option<&str>, n: u32) -> usize {
+        self.add(
+            "health",
+            name("Смирнов", "Сергей", patronymic),
+            date(2011, 7, 10),
+            vec![id(IdKind::Snils, &snils(n))],
+        )
+    }
+
     fn same(&self, profiles: &[tessera_model::ProfileId], a: usize, b: usize) -> bool {
         profiles[a] == profiles[b]
     }
@@ -1021,18 +1032,8 @@ fn a_stored_model_reads_back_exactly_and_another_form_is_learned_afresh() {
 #[test]
 fn a_record_as_like_two_records_of_one_register_joins_neither() {
     let mut b = Builder::population(1_000);
-    let first = b.add(
-        "health",
-        name("Смирнов", "Сергей", Some("Александрович")),
-        date(2011, 7, 10),
-        vec![id(IdKind::Snils, &snils(700_010))],
-    );
-    let second = b.add(
-        "health",
-        name("Смирнов", "Сергей", Some("Александрович")),
-        date(2011, 7, 10),
-        vec![id(IdKind::Snils, &snils(700_011))],
-    );
+    let first = b.smirnov_boy(Some("Александрович"), 700_010);
+    let second = b.smirnov_boy(Some("Александрович"), 700_011);
     let pupil = b.add(
         "school",
         name("Смирнов", "Сергей", None),
@@ -1079,18 +1080,8 @@ fn a_record_as_like_two_records_of_one_register_joins_neither() {
 #[test]
 fn a_namesake_born_the_same_day_under_the_threshold_still_makes_a_tie() {
     let mut b = Builder::population(1_000);
-    let first = b.add(
-        "health",
-        name("Смирнов", "Сергей", Some("Александрович")),
-        date(2011, 7, 10),
-        vec![id(IdKind::Snils, &snils(700_010))],
-    );
-    let second = b.add(
-        "health",
-        name("Смирнов", "Сергей", None),
-        date(2011, 7, 10),
-        vec![id(IdKind::Snils, &snils(700_011))],
-    );
+    let first = b.smirnov_boy(Some("Александрович"), 700_010);
+    let second = b.smirnov_boy(None, 700_011);
     let pupil = b.add(
         "school",
         name("Смирнов", "Сергей", Some("Александрович")),
