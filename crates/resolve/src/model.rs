@@ -433,7 +433,10 @@ impl Model {
         let agree = |level: u8| level == EXACT || level == CLOSE_NAME;
         if agree(comparison.levels[surname]) && agree(comparison.levels[given]) {
             let m = self.m[surname][EXACT as usize] * self.m[given][EXACT as usize];
-            for record in std::iter::once(named).chain(other) {
+            // Where both parts are exact, the other record's whole name is this one.
+            let typo =
+                comparison.levels[surname] == CLOSE_NAME || comparison.levels[given] == CLOSE_NAME;
+            for record in std::iter::once(named).chain(other.filter(|_| typo)) {
                 if let (Some(s), Some(g)) = (&record.surname, &record.given)
                     && let Some(tf) = self.name_pair_tf.get(&name_pair_key(s, g))
                 {
